@@ -1,0 +1,105 @@
+"""Bootstrap over runs: resample whole runs (trials) with replacement and refit, for SEs and percentile CIs.
+
+Runs, not points, are the unit because the points of one learning curve share the run's seed, data order and
+hyperparameters: resampling points would treat one lucky run as many independent observations and give CIs
+that are far too narrow. Resampled duplicates get fresh run ids so a frontier sees them as separate curves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from scalesearch.fits.inputs import FitFailedError, FitInputError
+
+Statistic = Callable[[pd.DataFrame], dict[str, float]]
+FIT_FAILURES = (FitInputError, FitFailedError, FloatingPointError, np.linalg.LinAlgError)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its bootstrap standard error and percentile confidence interval."""
+
+    value: float
+    se: float
+    ci_low: float
+    ci_high: float
+
+    def contains(self, truth: float) -> bool:
+        return self.ci_low <= truth <= self.ci_high
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high}
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    point: dict[str, float]
+    samples: pd.DataFrame  # one row per resample, a column per quantity; NaN where the refit failed
+    level: float = 0.95
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.samples.isna().all(axis=1).sum())
+
+    def estimates(self) -> dict[str, Estimate]:
+        tail = 100 * (1 - self.level) / 2
+        out = {}
+        for name, value in self.point.items():
+            draws = self.samples[name].to_numpy(float) if name in self.samples else np.array([np.nan])
+            draws = draws[np.isfinite(draws)]
+            if len(draws) < 2:
+                out[name] = Estimate(value, float("nan"), float("nan"), float("nan"))
+                continue
+            low, high = np.percentile(draws, [tail, 100 - tail])
+            out[name] = Estimate(float(value), float(np.std(draws, ddof=1)), float(low), float(high))
+        return out
+
+
+def resample_runs(table: pd.DataFrame, rng: np.random.Generator, strata: str | None = None) -> pd.DataFrame:
+    """One resample: as many runs as the table has (per stratum, e.g. per domain), drawn with replacement."""
+    groups = [table] if strata is None or strata not in table.columns else [g for _, g in table.groupby(strata)]
+    parts = []
+    for group in groups:
+        rows = list(group.groupby("run", sort=False).indices.values())
+        chosen = rng.integers(0, len(rows), len(rows))
+        positions = np.concatenate([rows[i] for i in chosen])
+        part = group.iloc[positions].copy()
+        part["run"] = np.repeat([f"{len(parts)}:{k}" for k in range(len(chosen))], [len(rows[i]) for i in chosen])
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+def _refit(table: pd.DataFrame, statistic: Statistic, seeds: list[np.random.SeedSequence],
+           strata: str | None) -> list[dict[str, float]]:
+    rows = []
+    for seed in seeds:
+        try:
+            rows.append(statistic(resample_runs(table, np.random.default_rng(seed), strata)))
+        except FIT_FAILURES:
+            rows.append({})
+    return rows
+
+
+def bootstrap_runs(table: pd.DataFrame, statistic: Statistic, n_resamples: int, seed: int = 0,
+                   strata: str | None = None, n_jobs: int = 1, level: float = 0.95) -> BootstrapResult:
+    """Apply ``statistic`` (table -> named values) to the table and to ``n_resamples`` run-level resamples.
+
+    A resample whose refit raises a fit failure counts as failed (a NaN row), never as a number. Pass a
+    statistic that warm-starts from the full-data optimum: a resample is a small perturbation of the data, so one
+    L-BFGS run from there finds its optimum at a fraction of a grid's cost. Results do not depend on ``n_jobs``.
+    """
+    point = statistic(table)
+    seeds = np.random.SeedSequence(seed).spawn(n_resamples)
+    if n_jobs == 1:
+        rows = _refit(table, statistic, seeds, strata)
+    else:
+        chunks = np.array_split(np.arange(n_resamples), n_jobs)
+        parts = Parallel(n_jobs=n_jobs)(delayed(_refit)(table, statistic, [seeds[i] for i in chunk], strata)
+                                        for chunk in chunks)
+        rows = [row for part in parts for row in part]
+    return BootstrapResult(point=point, samples=pd.DataFrame(rows, columns=list(point)), level=level)

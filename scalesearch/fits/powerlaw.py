@@ -1,0 +1,105 @@
+"""One-variable laws: power law plus constant ``L(x) = L_inf + (x0/x)^alpha`` and pure power law ``(x/x_n)^beta``.
+
+The first is L(N), L(C) and L(D) (Henighan et al. 2020, Table 1); the second is N_opt(C). Both are fitted in log
+space: ``log L = logsumexp(log L_inf, alpha (log x0 - log x))`` keeps every parameter on a scale L-BFGS handles
+(x0 for compute is ~1e10 FLOPs, its log is not), and log x is centred on the data so the grid of starts need not
+know the units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalesearch.fits.estimator import FittedLaw
+from scalesearch.fits.inputs import FitInputError
+from scalesearch.fits.optimize import FitDiagnostics, huber_sum, logsumexp_terms, minimize_multistart
+
+ALPHA_BOUNDS = (1e-3, 5.0)
+
+
+def _positive_arrays(x: np.ndarray, y: np.ndarray, minimum: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise FitInputError(f"{what}: x and y must be 1-D arrays of equal length, got {x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(x > 0) and np.all(y > 0)):
+        raise FitInputError(f"{what}: x and y must be finite and positive")
+    if len(np.unique(x)) < minimum:
+        raise FitInputError(f"{what} needs at least {minimum} distinct x values, got {len(np.unique(x))}")
+    return x, y
+
+
+class PowerLawWithConstant(FittedLaw):
+    """``L(x) = L_inf + (x0/x)^alpha``, Huber (summed) on log L, L-BFGS-B from a grid of starts.
+
+    The grid spans the exponent (0.05 ... 1.6) and the share of the smallest loss that is irreducible (1% ... 95%);
+    for each pair x0 is set so the law passes through the data's central point, so every start is plausible.
+    ``L_inf`` at its lower bound means the data show no floor (a pure power law fits as well): flagged.
+    """
+
+    param_names = ("L_inf", "x0", "alpha")
+    ALPHA_GRID = np.array([0.05, 0.1, 0.2, 0.4, 0.8, 1.6])
+    FLOOR_SHARE_GRID = np.array([0.01, 0.3, 0.6, 0.8, 0.95])
+
+    def __init__(self, huber_delta: float | None = 1e-3):
+        self.huber_delta = huber_delta
+
+    def _objective(self, u: np.ndarray, log_y: np.ndarray):
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            log_floor, log_x0, alpha = theta
+            terms = np.stack([np.full_like(u, log_floor), alpha * (log_x0 - u)])
+            log_fit, weights = logsumexp_terms(terms)
+            loss, dloss = huber_sum(log_fit - log_y, self.huber_delta)
+            grad = np.array([dloss @ weights[0], dloss @ (weights[1] * alpha), dloss @ (weights[1] * (log_x0 - u))])
+            return loss, grad
+        return objective
+
+    def fit(self, x: np.ndarray, y: np.ndarray, init: dict[str, float] | None = None) -> PowerLawWithConstant:
+        """Fit to points (x, y); ``init`` (a fitted ``params_``) warm-starts from one point instead of the grid."""
+        x, y = _positive_arrays(x, y, 4, "a power law with constant")
+        self.shift_ = float(np.mean(np.log(x)))
+        u, log_y = np.log(x) - self.shift_, np.log(y)
+        log_y_min, log_y_mid = log_y.min(), np.log(np.exp(log_y).mean())
+        bounds = [(log_y_min - 12.0, log_y.max()), (u.min() - 60.0, u.max() + 60.0), ALPHA_BOUNDS]
+        names = ("L_inf", "x0", "alpha")
+        if init is not None:
+            starts = np.array([np.log(init["L_inf"]), np.log(init["x0"]) - self.shift_, init["alpha"]])
+            on_edge = None
+        else:
+            shares, alphas = np.meshgrid(self.FLOOR_SHARE_GRID, self.ALPHA_GRID, indexing="ij")
+            floors = shares * np.exp(log_y_min)
+            starts = np.column_stack([np.log(floors).ravel(),
+                                      (np.log(np.exp(log_y_mid) - floors) / alphas).ravel(), alphas.ravel()])
+            on_edge = (np.isin(shares, self.FLOOR_SHARE_GRID[[0, -1]])
+                       | np.isin(alphas, self.ALPHA_GRID[[0, -1]])).ravel()
+        optimum = minimize_multistart(self._objective(u, log_y), names, bounds, starts, on_edge)
+        log_floor, log_x0, alpha = optimum.x
+        self.params_ = {"L_inf": float(np.exp(log_floor)), "x0": float(np.exp(log_x0 + self.shift_)),
+                        "alpha": float(alpha)}
+        self.diagnostics_ = optimum.diagnostics
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        p = self.params_
+        return p["L_inf"] + (p["x0"] / np.asarray(x, float)) ** p["alpha"]
+
+
+class PurePowerLaw(FittedLaw):
+    """``y = (x / x_n)^beta``: a straight line in log-log, fitted by linear least squares (an exact solution)."""
+
+    param_names = ("x_n", "beta")
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> PurePowerLaw:
+        x, y = _positive_arrays(x, y, 3, "a pure power law")
+        slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
+        degenerate = not slope > 0
+        self.params_ = {"x_n": float(np.exp(-intercept / slope)) if slope != 0 else float("nan"),
+                        "beta": float(slope)}
+        residuals = np.log(y) - (slope * np.log(x) + intercept)
+        self.diagnostics_ = FitDiagnostics(
+            converged=True, at_bound=("beta",) if degenerate else (), best_start_on_grid_edge=False,
+            moved_from_start=True, n_starts=1, objective=float(0.5 * residuals @ residuals),
+            message="non-positive exponent: y does not grow with x" if degenerate else "least squares")
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, float) / self.params_["x_n"]) ** self.params_["beta"]

@@ -1,0 +1,113 @@
+"""Learning curves from a known law, for checking the fits against a truth (and for the search's simulator).
+
+The truth is Chinchilla's form ``L(N, D) = E + A/N^alpha + B/D^beta`` with ``D = C/(6N)``. Minimising over N at
+fixed C gives, in closed form,
+
+- ``N_opt(C) = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``;
+- on that optimum ``B/D^beta = (alpha/beta) A/N^alpha``, so the frontier is
+  ``L*(C) = E + (1 + alpha/beta) A / N_opt(C)^alpha``, a power law plus constant with exponent
+  ``alpha_C = alpha beta / (alpha + beta)`` — exactly Henighan's ``L(C) = L_inf + (C0/C)^alpha_C``.
+
+So an estimated N_opt exponent can be compared with ``beta/(alpha+beta)`` and an estimated ``alpha_C`` with
+``alpha beta/(alpha+beta)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FLOPS_PER_PF_DAY = 8.64e19
+
+
+@dataclass(frozen=True)
+class KnownLaw:
+    """``L(N, D) = E + A/N^alpha + B/D^beta`` (nats/token), with its compute-optimal frontier in closed form."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+
+    @classmethod
+    def from_chinchilla(cls) -> KnownLaw:
+        """Besiroglu et al. (2024)'s refit of Chinchilla's approach 3 on 240 points."""
+        return cls(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
+
+    @classmethod
+    def from_henighan_row(cls, row: Mapping[str, float], E: float | None = None) -> KnownLaw:
+        """A law whose frontier has a Table 1 row's ``a_C`` and whose N_opt has its ``beta`` and ``C_n``.
+
+        ``alpha_C = alpha beta_H`` and ``beta_H = beta/(alpha+beta)`` give ``alpha = a_C/beta_H`` and
+        ``beta = alpha beta_H/(1 - beta_H)``; ``A = N0^alpha`` puts L(N) at the row's scale and ``B`` is set so
+        ``N_opt(C) = (C/C_n)^beta_H``. ``E`` defaults to the row's ``L_C_Linf``.
+        """
+        beta_h, a_c = float(row["Nopt_beta"]), float(row["L_C_alpha"])
+        alpha = a_c / beta_h
+        beta = alpha * beta_h / (1.0 - beta_h)
+        floor = float(row["L_C_Linf"]) if E is None else E
+        if not np.isfinite(floor):
+            raise ValueError(f"the row has no L_inf ({row.get('domain', '?')}): pass E")
+        a_scale = float(row["L_N_N0"]) ** alpha
+        g = (6.0 / (float(row["Nopt_Cn_pfdays"]) * FLOPS_PER_PF_DAY)) ** beta_h
+        b_scale = alpha * a_scale / (beta * g ** (alpha + beta))
+        return cls(E=floor, A=a_scale, B=b_scale, alpha=alpha, beta=beta)
+
+    @property
+    def beta_opt(self) -> float:
+        """The N_opt(C) exponent ``beta/(alpha+beta)`` (Chinchilla's ``a``, Henighan's ``beta``)."""
+        return self.beta / (self.alpha + self.beta)
+
+    @property
+    def alpha_c(self) -> float:
+        """The frontier exponent ``alpha beta/(alpha+beta)`` of ``L(C) = E + (C0/C)^alpha_C``."""
+        return self.alpha * self.beta / (self.alpha + self.beta)
+
+    @property
+    def g(self) -> float:
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+
+    @property
+    def c_n(self) -> float:
+        """``C_n`` (FLOPs) of ``N_opt = (C/C_n)^beta_opt``."""
+        return 6.0 * self.g ** (-1.0 / self.beta_opt)
+
+    @property
+    def c0(self) -> float:
+        """``C0`` (FLOPs) of ``L*(C) = E + (C0/C)^alpha_C``."""
+        k = (1.0 + self.alpha / self.beta) * self.A * self.g ** (-self.alpha)
+        return 6.0 * k ** (1.0 / self.alpha_c)
+
+    def loss(self, n_params: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        n, d = np.asarray(n_params, float), np.asarray(tokens, float)
+        return self.E + self.A / n**self.alpha + self.B / d**self.beta
+
+    def n_opt(self, compute: np.ndarray) -> np.ndarray:
+        return self.g * (np.asarray(compute, float) / 6.0) ** self.beta_opt
+
+    def frontier_loss(self, compute: np.ndarray) -> np.ndarray:
+        n = self.n_opt(compute)
+        return self.loss(n, np.asarray(compute, float) / (6.0 * n))
+
+    def curves(self, sizes: Sequence[float], c_max: float, points_per_decade: int = 10, noise: float = 0.01,
+               rng: np.random.Generator | None = None, c_min: float | None = None) -> pd.DataFrame:
+        """Learning curves ``L_i(C)``, one run per size, reported at log-spaced compute up to ``c_max``.
+
+        Every run reports at the same compute points (``points_per_decade`` a decade from ``c_min``, default
+        ``c_max / 1e4``), as the search's jobs do. ``noise`` is the standard deviation of the multiplicative
+        log-normal noise (independent per point): ``loss = truth * exp(noise * z)``.
+        """
+        rng = np.random.default_rng() if rng is None else rng
+        c_min = c_max / 1e4 if c_min is None else c_min
+        compute = np.geomspace(c_min, c_max, int(round(np.log10(c_max / c_min) * points_per_decade)) + 1)
+        rows = []
+        for index, n in enumerate(sorted(sizes)):
+            tokens = compute / (6.0 * n)
+            loss = self.loss(n, tokens) * np.exp(noise * rng.standard_normal(len(compute)))
+            rows.append(pd.DataFrame({"run": f"n{index:02d}_{n:.3g}", "n_params": float(n), "tokens": tokens,
+                                      "compute": compute, "loss": loss}))
+        return pd.concat(rows, ignore_index=True)

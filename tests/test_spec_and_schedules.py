@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from scalesearch.schedules import lr_at
+from scalesearch.spec import SpecError, load_spec
+
+
+def test_shipped_specs_validate():
+    from pathlib import Path
+
+    specs = sorted((Path(__file__).resolve().parents[1] / "search_spaces").glob("*.yaml"))
+    assert specs
+    for path in specs:
+        load_spec(path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("train: {lrr: 0.1}", r"bad.yaml: invalid spec\n  train.lrr: Extra inputs are not permitted"),
+    ("train: {lr: -1}", r"train.lr: Input should be greater than 0"),
+    ("model: {family: llama}", r"model.family: Input should be 'gpt' or 'henighan'"),
+    ("resources: {num_workers: 3}\ntrain: {batch_size: 16}", "must divide evenly over resources.num_workers=3"),
+    ("- a list", "a spec is a YAML mapping"),
+    ("train: {lr: [", "not valid YAML"),
+])
+def test_malformed_specs_name_file_and_field(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=expected):
+        load_spec(path)
+
+
+def test_schedules():
+    total, peak = 1000, 1e-3
+    for schedule in ("henighan", "cosine", "wsd"):
+        lrs = [lr_at(s, total, peak, schedule, warmup=0.1) for s in range(total)]
+        assert lrs[0] == pytest.approx(peak / 100)
+        assert lrs[99] == pytest.approx(peak)
+        assert max(lrs) == pytest.approx(peak)
+        assert lrs[-1] == pytest.approx(0.1 * peak, rel=0.05)
+        assert lr_at(total, total, peak, schedule, warmup=0.1) == pytest.approx(0.1 * peak)
+    wsd = [lr_at(s, total, peak, "wsd", warmup=0.1, cooldown=0.2) for s in range(total)]
+    assert wsd[100:800] == [peak] * 700  # stable until the cool-down
+    henighan = [lr_at(s, total, peak, "henighan", warmup=0.1) for s in range(100, total)]
+    assert all(a > b for a, b in zip(henighan, henighan[1:]))
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        lr_at(500, total, peak, "linear")

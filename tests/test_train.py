@@ -1,0 +1,70 @@
+"""The training loop without Ray: resume reproduces an uninterrupted job, divergence keeps the last good state."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from scalesearch.shapes import shape_for_n_params
+from scalesearch.spec import DomainSpec, TrainSpec
+from scalesearch.train import STATE_FILE, Job, LocalRuntime, train_job
+
+TEXT = DomainSpec(name="text", options={"seq_len": 32})
+
+
+def small_job(**train) -> Job:
+    cfg = shape_for_n_params("henighan", 2e4, aspect=8, n_ctx=32, vocab_size=256)
+    return Job(model=cfg, train=TrainSpec(batch_size=8, heldout_sequences=32, **train), domain=TEXT,
+               budget_flops=6 * cfg.n_params * 8 * 32 * 60)  # 60 steps
+
+
+class StopAfter(LocalRuntime):
+    """A runtime whose process 'dies' right after its k-th checkpoint is written."""
+
+    def __init__(self, root, k):
+        super().__init__(root)
+        self.k = k
+
+    def report(self, metrics, checkpoint_dir):
+        super().report(metrics, checkpoint_dir)
+        if len(self.reports) == self.k:
+            raise KeyboardInterrupt
+
+
+def test_reports_are_log_spaced_in_compute(tmp_path):
+    job = small_job()
+    result = train_job(job, LocalRuntime(tmp_path))
+    compute = [m["compute"] for m in result.history]
+    assert result.status == "finished"
+    assert compute[-1] >= job.budget_flops and compute == sorted(compute)
+    decades = math.log10(compute[-1] / compute[0])
+    assert len(compute) >= 4 * decades  # at least 4 reports a decade
+    assert all(m["compute"] == 6 * job.model.n_params * m["tokens"] for m in result.history)
+    assert result.history[-1]["heldout_loss"] < result.history[0]["heldout_loss"] - 1.0  # it learns
+
+
+def test_resumed_job_reproduces_the_uninterrupted_losses(tmp_path):
+    job = small_job(schedule="cosine")
+    full = train_job(job, LocalRuntime(tmp_path / "full")).history
+    crashed = StopAfter(tmp_path / "crashed", k=5)
+    with pytest.raises(KeyboardInterrupt):
+        train_job(job, crashed)
+    resumed_job = Job(**{**job.__dict__, "resume_from": str(crashed.checkpoints[-1])})
+    resumed = train_job(resumed_job, LocalRuntime(tmp_path / "resumed")).history
+    assert len(resumed) == len(full)
+    for a, b in zip(full, resumed):
+        assert a["step"] == b["step"]
+        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=1e-6)
+        assert b["heldout_loss"] == pytest.approx(a["heldout_loss"], abs=1e-6)
+
+
+def test_a_diverging_job_stops_and_keeps_its_last_good_checkpoint(tmp_path):
+    runtime = LocalRuntime(tmp_path)
+    result = train_job(small_job(lr=1e4, grad_clip=0.0, warmup_fraction=0.0), runtime)
+    assert result.status == "diverged"
+    assert runtime.reports[-1]["diverged"] == 1.0
+    if runtime.checkpoints:  # whatever was saved before is finite
+        state = torch.load(runtime.checkpoints[-1] / STATE_FILE, weights_only=False)
+        assert all(torch.isfinite(v).all() for v in state["model"].values())
