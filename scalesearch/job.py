@@ -19,18 +19,21 @@ import torch
 from mlflow.tracking import MlflowClient
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
+from ray.tune.integration.ray_train import TuneReportCallback
 
 from scalesearch import compute
 from scalesearch.data import make_domain, prepare
 from scalesearch.model import ModelConfig
 from scalesearch.shapes import get_family, shape_for_n_params
-from scalesearch.spec import Spec
+from scalesearch.spec import ResourcesSpec, Spec
 from scalesearch.tracking import check_tracking, resolve_tracking_uri, start_run
 from scalesearch.train import STATE_FILE, Job, train_job
 
 # Ray Train's controller polls workers every 2 s by default; at laptop scale that is most of a short job's
-# overhead (DESIGN §7: 21 s -> 12 s for a trivial job at 0.1 s).
-RAY_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1", "RAY_TRAIN_V2_ENABLED": "1"}
+# overhead (DESIGN §7: 21 s -> 12 s for a trivial job at 0.1 s). Its print patch tees each worker print into a
+# log record as well, which shows every progress line twice.
+RAY_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1", "RAY_TRAIN_V2_ENABLED": "1",
+           "RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}
 
 
 class RayTrainRuntime:
@@ -92,6 +95,20 @@ def job_params(job: Job, fingerprint: str, tokens_per_item: dict[str, int]) -> d
     }
 
 
+def make_trainer(job: Job, resources: ResourcesSpec, name: str, storage_path: str | Path,
+                 in_tune: bool = False) -> TorchTrainer:
+    """A Ray Train V2 trainer for ``job``; inside a Tune trial its reports also reach Tune."""
+    return TorchTrainer(
+        ray_train_loop, train_loop_config={"job": job},
+        scaling_config=ScalingConfig(num_workers=resources.num_workers, use_gpu=resources.use_gpu,
+                                     resources_per_worker={"CPU": resources.cpus_per_worker}),
+        run_config=RunConfig(name=name, storage_path=str(storage_path), failure_config=FailureConfig(max_failures=2),
+                             checkpoint_config=CheckpointConfig(num_to_keep=2),
+                             callbacks=[TuneReportCallback()] if in_tune else None,
+                             logging_config=LoggingConfig(log_level="WARNING")),  # our progress line, not Ray's
+    )
+
+
 @dataclass(frozen=True)
 class JobOutcome:
     run_id: str
@@ -120,14 +137,7 @@ def run_job(spec: Spec, n_params: float | None = None, tracking_uri: str | None 
     client.set_tag(run_id, "scalesearch.checkpoint_root", str(storage / run_id))
 
     ensure_ray(ray_address)
-    trainer = TorchTrainer(
-        ray_train_loop, train_loop_config={"job": job},
-        scaling_config=ScalingConfig(num_workers=spec.resources.num_workers, use_gpu=spec.resources.use_gpu,
-                                     resources_per_worker={"CPU": spec.resources.cpus_per_worker}),
-        run_config=RunConfig(name=run_id, storage_path=str(storage), failure_config=FailureConfig(max_failures=2),
-                             checkpoint_config=CheckpointConfig(num_to_keep=2),
-                             logging_config=LoggingConfig(log_level="WARNING")),  # our progress line, not Ray's
-    )
+    trainer = make_trainer(job, spec.resources, name=run_id, storage_path=storage)
     try:
         result = trainer.fit()
     except Exception:

@@ -65,10 +65,29 @@ class BudgetSpec(Section):
     first_report_fraction: float = Field(1e-3, gt=0, lt=1, description="first report at this share of the budget")
 
 
-class ResourcesSpec(Section):
+class WorkerResources(Section):
     num_workers: int = Field(1, ge=0, description="Ray Train workers (DDP); 0 runs in the caller's process")
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0)
+
+
+class ResourceRule(WorkerResources):
+    """Resources for trials up to a size: the autoscaler then asks for the node type that size needs."""
+
+    up_to_n_params: float | None = Field(None, gt=0, description="applies to N <= this; none: any larger N")
+
+
+class ResourcesSpec(WorkerResources):
+    rules: list[ResourceRule] = Field(default_factory=list, description="first rule whose size bound holds wins")
+
+    def for_n_params(self, n_params: float) -> WorkerResources:
+        """The resources of a job of size ``n_params``: the first matching rule, else the section's own."""
+        for rule in self.rules:
+            if rule.up_to_n_params is None or n_params <= rule.up_to_n_params:
+                return WorkerResources(num_workers=rule.num_workers, use_gpu=rule.use_gpu,
+                                       cpus_per_worker=rule.cpus_per_worker)
+        return WorkerResources(num_workers=self.num_workers, use_gpu=self.use_gpu,
+                               cpus_per_worker=self.cpus_per_worker)
 
 
 class TrackingSpec(Section):

@@ -19,8 +19,15 @@ from typing import Any
 import numpy as np
 
 from scalesearch.data.domain import DataError, Domain, Sequences
-from scalesearch.data.sources import (blocks, digits, file_identity, in_split, iter_images, resize,
-                                      shipped_photographs)
+from scalesearch.data.sources import (
+    blocks,
+    digits,
+    file_identity,
+    in_split,
+    iter_images,
+    resize,
+    shipped_photographs,
+)
 
 RESOLUTIONS = (8, 16, 32, 64)
 BOS = 256

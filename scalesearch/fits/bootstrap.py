@@ -60,29 +60,34 @@ class BootstrapResult:
         return out
 
 
-def resample_runs(table: pd.DataFrame, rng: np.random.Generator, strata: str | None = None) -> pd.DataFrame:
-    """One resample: as many runs as the table has (per stratum, e.g. per domain), drawn with replacement."""
-    groups = [table] if strata is None or strata not in table.columns else [g for _, g in table.groupby(strata)]
-    parts = []
-    for group in groups:
-        rows = list(group.groupby("run", sort=False).indices.values())
-        chosen = rng.integers(0, len(rows), len(rows))
-        positions = np.concatenate([rows[i] for i in chosen])
-        part = group.iloc[positions].copy()
-        part["run"] = np.repeat([f"{len(parts)}:{k}" for k in range(len(chosen))], [len(rows[i]) for i in chosen])
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+def run_rows(table: pd.DataFrame, strata: str | None = None) -> list[list[np.ndarray]]:
+    """Row positions of each run, grouped by stratum (one group without strata); computed once per bootstrap."""
+    runs = table["run"].to_numpy()
+    labels = table[strata].to_numpy() if strata is not None and strata in table.columns else np.zeros(len(table))
+    groups = []
+    for label in pd.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        groups.append([positions[i] for i in pd.Series(positions).groupby(runs[positions], sort=False).indices.values()])
+    return groups
+
+
+def resample_runs(table: pd.DataFrame, rows: list[list[np.ndarray]], rng: np.random.Generator) -> pd.DataFrame:
+    """One resample: in each stratum as many runs as it has, drawn with replacement, each under a fresh id."""
+    picks = [group[i] for group in rows for i in rng.integers(0, len(group), len(group))]
+    sample = table.iloc[np.concatenate(picks)].reset_index(drop=True)
+    sample["run"] = np.repeat(np.arange(len(picks)).astype(str), [len(p) for p in picks])
+    return sample
 
 
 def _refit(table: pd.DataFrame, statistic: Statistic, seeds: list[np.random.SeedSequence],
-           strata: str | None) -> list[dict[str, float]]:
-    rows = []
+           rows: list[list[np.ndarray]]) -> list[dict[str, float]]:
+    out = []
     for seed in seeds:
         try:
-            rows.append(statistic(resample_runs(table, np.random.default_rng(seed), strata)))
+            out.append(statistic(resample_runs(table, rows, np.random.default_rng(seed))))
         except FIT_FAILURES:
-            rows.append({})
-    return rows
+            out.append({})
+    return out
 
 
 def bootstrap_runs(table: pd.DataFrame, statistic: Statistic, n_resamples: int, seed: int = 0,
@@ -95,11 +100,12 @@ def bootstrap_runs(table: pd.DataFrame, statistic: Statistic, n_resamples: int, 
     """
     point = statistic(table)
     seeds = np.random.SeedSequence(seed).spawn(n_resamples)
+    rows = run_rows(table, strata)
     if n_jobs == 1:
-        rows = _refit(table, statistic, seeds, strata)
+        fits = _refit(table, statistic, seeds, rows)
     else:
         chunks = np.array_split(np.arange(n_resamples), n_jobs)
-        parts = Parallel(n_jobs=n_jobs)(delayed(_refit)(table, statistic, [seeds[i] for i in chunk], strata)
+        parts = Parallel(n_jobs=n_jobs)(delayed(_refit)(table, statistic, [seeds[i] for i in chunk], rows)
                                         for chunk in chunks)
-        rows = [row for part in parts for row in part]
-    return BootstrapResult(point=point, samples=pd.DataFrame(rows, columns=list(point)), level=level)
+        fits = [fit for part in parts for fit in part]
+    return BootstrapResult(point=point, samples=pd.DataFrame(fits, columns=list(point)), level=level)

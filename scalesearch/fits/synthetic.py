@@ -103,7 +103,7 @@ class KnownLaw:
         """
         rng = np.random.default_rng() if rng is None else rng
         c_min = c_max / 1e4 if c_min is None else c_min
-        compute = np.geomspace(c_min, c_max, int(round(np.log10(c_max / c_min) * points_per_decade)) + 1)
+        compute = np.geomspace(c_min, c_max, round(np.log10(c_max / c_min) * points_per_decade) + 1)
         rows = []
         for index, n in enumerate(sorted(sizes)):
             tokens = compute / (6.0 * n)

@@ -55,7 +55,7 @@ def test_photo_crops_are_real_varied_and_disjoint_between_splits():
 def test_digits_are_labelled_and_split_by_content():
     domain = ImageDomain(source="digits")
     train_images, train_labels = domain.labelled_images("train")
-    heldout_images, heldout_labels = domain.labelled_images("heldout")
+    heldout_images, _ = domain.labelled_images("heldout")
     assert len(train_images) + len(heldout_images) == 1797
     assert len(heldout_images) == pytest.approx(180, abs=40)
     assert set(train_labels) == set(range(10))

@@ -10,7 +10,16 @@ import pytest
 
 from scalesearch.data import DataError
 from scalesearch.data.image import labelled_digits
-from scalesearch.data.text_image import IMAGE, IMAGE_FIRST, KINDS, NUMBER_WORDS, PAD, TEXT, TEXT_FIRST, TextImageDomain
+from scalesearch.data.text_image import (
+    IMAGE,
+    IMAGE_FIRST,
+    KINDS,
+    NUMBER_WORDS,
+    PAD,
+    TEXT,
+    TEXT_FIRST,
+    TextImageDomain,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +40,7 @@ def test_each_part_is_reported_on_its_own_positions(domain):
     for kind in KINDS:
         block = next(domain.generate(kind))
         tokens, parts = block.tokens, block.parts
-        assert np.all((tokens[parts == IMAGE] < 256))  # image part: pixel values only
+        assert np.all(tokens[parts == IMAGE] < 256)  # image part: pixel values only
         assert np.all((tokens[parts == TEXT] >= 256) & (tokens[parts == TEXT] < 512))  # text part: caption bytes
         assert not np.any(parts[tokens == PAD]) and not np.any(parts[:, 0])
         assert np.all((parts == IMAGE).sum(axis=1) == domain.tokens_per_item["image"])

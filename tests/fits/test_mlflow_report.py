@@ -1,0 +1,77 @@
+"""The report reads a search back from a real SQLite MLflow store laid out per notes/contract.md."""
+
+import argparse
+import json
+import re
+
+import numpy as np
+import pytest
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from scalesearch.fits.commands import register
+from scalesearch.fits.synthetic import KnownLaw
+from scalesearch.report import report_from_mlflow
+
+DOMAINS = {"image_8x8": 1, "image_vq_16x16": 4}  # rows of Henighan's Table 1
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory, henighan_table):
+    tmp_path = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("toy-search", artifact_location=str(tmp_path / "artifacts"))
+    parent = client.create_run(experiment, tags={"scalesearch.role": "search"}, run_name="search").info.run_id
+    for domain, row in DOMAINS.items():
+        law = KnownLaw.from_henighan_row(henighan_table.iloc[row])
+        curves = law.curves(np.geomspace(1e5, 1e8, 8), c_max=1e19, points_per_decade=6, noise=0.003,
+                            rng=np.random.default_rng(row), c_min=1e13)
+        for run, g in curves.groupby("run"):
+            n = int(g["n_params"].iat[0])
+            child = client.create_run(experiment, run_name=f"{domain}-{run}", tags={
+                "mlflow.parentRunId": parent, "scalesearch.role": "trial", "scalesearch.status": "finished"})
+            steps = g["tokens"].round().astype(int).to_numpy()
+            metrics = [Metric(key, float(v), 0, int(s)) for s, loss in zip(steps, g["loss"])
+                       for key, v in (("heldout_loss", loss), ("compute", 6.0 * n * s), ("tokens", s))]
+            params = [Param("n_params", str(n)), Param("domain", domain), Param("flops_per_token", str(6 * n)),
+                      Param("tokens_per_item", json.dumps({"image": 192}))]
+            client.log_batch(child.info.run_id, metrics=metrics, params=params, tags=[RunTag("k", "v")])
+            client.set_terminated(child.info.run_id)
+    return uri, client, parent
+
+
+def check_report_files(out, client, parent):
+    names = {p.name for p in out.iterdir()}
+    assert {"report.html", "report.md", "fits.json", "exponents.png"} <= names
+    assert {f"domain_{d}.png" for d in DOMAINS} <= names
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page
+    assert not re.search(r"""(src|href)=["']?(https?:|//|[\w./-]+\.(png|css|js))""", page)
+    fits = json.loads((out / "fits.json").read_text())
+    assert set(fits["domains"]) == set(DOMAINS)
+    for domain in DOMAINS:
+        assert fits["domains"][domain]["frontier"]["parameters"]["beta"]["se"] > 0
+    assert set(fits["universality"]) == {"beta", "alpha_C"}
+    logged = {f.path for f in client.list_artifacts(parent, "report")}
+    assert {"report/report.html", "report/fits.json", "report/report.md"} <= logged
+
+
+def test_report_function_reads_search_and_logs_artifacts(search, tmp_path):
+    uri, client, parent = search
+    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", n_bootstrap=20)
+    assert out == tmp_path / "reports" / "toy-search"
+    check_report_files(out, client, parent)
+
+
+def test_report_cli(search, tmp_path, monkeypatch):
+    uri, client, parent = search
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["report", "--experiment", "toy-search", "--out", str(tmp_path / "r"),
+                              "--bootstrap", "10"])
+    assert args.func(args) == 0
+    check_report_files(tmp_path / "r" / "toy-search", client, parent)
+    args = parser.parse_args(["report", "--experiment", "no-such-search", "--bootstrap", "0"])
+    assert args.func(args) == 2

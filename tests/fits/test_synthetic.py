@@ -1,0 +1,45 @@
+"""Frontier fits against learning curves generated from a known law with closed-form truth."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from scalesearch.fits.frontier import FrontierFit
+from scalesearch.fits.synthetic import KnownLaw
+
+
+def test_closed_form_frontier_matches_numerical_minimum():
+    law = KnownLaw.from_chinchilla()
+    for c in (1e18, 1e22):
+        best = minimize_scalar(lambda log_n, c=c: law.loss(np.exp(log_n), c / (6 * np.exp(log_n))),
+                               bounds=(0, 60), method="bounded", options={"xatol": 1e-10})
+        assert np.exp(best.x) == pytest.approx(law.n_opt(c), rel=1e-4)
+        assert best.fun == pytest.approx(law.frontier_loss(c), rel=1e-9)
+        assert law.frontier_loss(c) == pytest.approx(law.E + (law.c0 / c) ** law.alpha_c, rel=1e-9)
+        assert law.n_opt(c) == pytest.approx((c / law.c_n) ** law.beta_opt, rel=1e-9)
+
+
+def test_henighan_row_gives_its_exponents(henighan_table):
+    row = henighan_table.iloc[1]  # Image 8x8
+    law = KnownLaw.from_henighan_row(row)
+    assert law.beta_opt == pytest.approx(row["Nopt_beta"])
+    assert law.alpha_c == pytest.approx(row["L_C_alpha"])
+    assert law.c_n == pytest.approx(row["Nopt_Cn_pfdays"] * 8.64e19, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_frontier_recovers_known_exponents(seed):
+    """Noise 0.3% per point, sizes a factor 2 apart. Tolerances: alpha_C is set by the frontier's height, which
+    the noise moves by ~0.3% over 6 decades of compute, so a few thousandths; the N_opt exponent is read from which
+    of the discrete sizes attains the hull, a step of log 2 in log N over ~0.7 decades of compute, so a few
+    hundredths (and the discreteness alone costs ~0.005, see the noise-free case)."""
+    law = KnownLaw.from_chinchilla()
+    curves = law.curves(np.geomspace(1e6, 1e9, 11), c_max=1e20, points_per_decade=10, noise=0.003,
+                        rng=np.random.default_rng(seed), c_min=1e14)
+    fit = FrontierFit().fit(curves)
+    assert fit.ok_
+    assert abs(fit.params_["alpha_C"] - law.alpha_c) < 0.008
+    assert abs(fit.params_["beta"] - law.beta_opt) < 0.04
+    assert abs(fit.params_["L_inf"] - law.E) < 0.1
+    on_frontier = fit.frontier_.runs_on_frontier()
+    assert on_frontier["n_params"].is_monotonic_increasing and on_frontier["c_from"].is_monotonic_increasing

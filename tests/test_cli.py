@@ -1,0 +1,54 @@
+"""The command line: JSON shapes, --help everywhere, and bad input answered with exit code 2 and a named cause."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scalesearch.cli import EXIT_BAD_INPUT, build_parser, main
+
+
+def test_shape_json_reports_the_published_n(capsys):
+    assert main(["shape", "--family", "henighan", "--n-layer", "4", "--d-model", "32", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_params"] == 3 * 4 * 32 ** 2 == 12288  # Henighan Table 5: 1.23e4
+    assert out["flops_per_token"] == 6 * 12288
+    assert out["n_params_total"] > out["n_params"]
+    assert main(["shape", "--family", "gpt", "--n-params", "1e6", "--aspect", "10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_params"] == 12 * out["n_layer"] * out["d_model"] ** 2
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps no public list of subcommands
+    assert {"shape", "train", "demo"} <= set(commands)
+    for name in commands:
+        done = subprocess.run([sys.executable, "-m", "scalesearch.cli", name, "--help"], capture_output=True,
+                              text=True)
+        assert done.returncode == 0 and "usage:" in done.stdout, name
+
+
+@pytest.mark.parametrize("args, message", [
+    (["shape", "--family", "henighan", "--n-params", "5"], "outside what family 'henighan' can build"),
+    (["shape", "--family", "gpt", "--n-layer", "2", "--d-model", "64", "--n-head", "3"], "does not divide"),
+    (["train", "missing.yaml"], "missing.yaml: cannot read the spec"),
+])
+def test_bad_input_exits_2_with_the_cause(capsys, args, message):
+    assert main(args) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_domain_and_unwritable_store_fail_before_training(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("domain: {name: sound}\nmodel: {n_params: 1e5}\n")
+    assert main(["train", str(spec)]) == EXIT_BAD_INPUT
+    assert "unknown domain 'sound'" in capsys.readouterr().err
+    spec.write_text("model: {n_params: 1e5}\n")
+    for uri, message in [(f"sqlite:///{tmp_path}/nowhere/mlflow.db", "does not exist"),
+                         ("http://127.0.0.1:9/", "does not answer")]:
+        assert main(["train", str(spec), "--tracking-uri", uri]) == EXIT_BAD_INPUT
+        assert message in capsys.readouterr().err
