@@ -12,7 +12,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 4
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml"
 
 # Subcommands that live beside the code they drive; each module has ``register(subparsers)``.
-COMMAND_MODULES = ("scalesearch.data.commands", "scalesearch.fits.commands")
+COMMAND_MODULES = ("scalesearch.data.commands", "scalesearch.fits.commands", "scalesearch.search.commands",
+                   "scalesearch.launch")
 
 
 def _shape(args: argparse.Namespace) -> int:
@@ -98,25 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     for name in COMMAND_MODULES:
-        try:
-            module = import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.register(sub)
+        import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from scalesearch.data import DataError
+    from scalesearch.search.run import SearchError
     from scalesearch.spec import SpecError
     from scalesearch.tracking import TrackingError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, DataError, TrackingError, ValueError) as err:
+    except (SpecError, DataError, TrackingError, SearchError, ValueError) as err:
         print(f"scalesearch {args.command}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

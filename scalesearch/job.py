@@ -25,7 +25,7 @@ from scalesearch import compute
 from scalesearch.data import make_domain, prepare
 from scalesearch.model import ModelConfig
 from scalesearch.shapes import get_family, shape_for_n_params
-from scalesearch.spec import ResourcesSpec, Spec
+from scalesearch.spec import Spec, WorkerResources
 from scalesearch.tracking import check_tracking, resolve_tracking_uri, start_run
 from scalesearch.train import STATE_FILE, Job, train_job
 
@@ -63,11 +63,14 @@ def ray_train_loop(config: dict) -> None:
     train_job(config["job"], RayTrainRuntime())
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or ``$RAY_ADDRESS``), else start a local instance on this machine's CPUs."""
+def ensure_ray(address: str | None = None, worker_output: bool = True) -> None:
+    """Connect to ``address`` (or ``$RAY_ADDRESS``), else start a local instance on this machine's CPUs.
+
+    ``worker_output=False`` keeps workers' prints in their log files (a search prints its own progress).
+    """
     if not ray.is_initialized():
         os.environ.update(RAY_ENV)
-        ray.init(address=address, runtime_env={"env_vars": RAY_ENV}, log_to_driver=True)
+        ray.init(address=address, runtime_env={"env_vars": RAY_ENV}, log_to_driver=worker_output)
 
 
 def model_for(spec: Spec, n_params: float | None = None) -> ModelConfig:
@@ -95,7 +98,7 @@ def job_params(job: Job, fingerprint: str, tokens_per_item: dict[str, int]) -> d
     }
 
 
-def make_trainer(job: Job, resources: ResourcesSpec, name: str, storage_path: str | Path,
+def make_trainer(job: Job, resources: WorkerResources, name: str, storage_path: str | Path,
                  in_tune: bool = False) -> TorchTrainer:
     """A Ray Train V2 trainer for ``job``; inside a Tune trial its reports also reach Tune."""
     return TorchTrainer(
@@ -137,7 +140,7 @@ def run_job(spec: Spec, n_params: float | None = None, tracking_uri: str | None 
     client.set_tag(run_id, "scalesearch.checkpoint_root", str(storage / run_id))
 
     ensure_ray(ray_address)
-    trainer = make_trainer(job, spec.resources, name=run_id, storage_path=storage)
+    trainer = make_trainer(job, spec.resources.for_n_params(cfg.n_params), name=run_id, storage_path=storage)
     try:
         result = trainer.fit()
     except Exception:

@@ -90,6 +90,94 @@ class ResourcesSpec(WorkerResources):
                                cpus_per_worker=self.cpus_per_worker)
 
 
+class Range(Section):
+    """A hyperparameter's search range: ``low``..``high`` (log-uniform when ``log``), or a list of ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = True
+    choices: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _bounds_or_choices(self) -> Range:
+        if self.choices is not None:
+            if not self.choices or self.low is not None or self.high is not None:
+                raise ValueError("give either a non-empty list of choices, or low and high")
+        elif self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError(f"need low < high (got low={self.low}, high={self.high})")
+        elif self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        return self
+
+
+class StopSpec(Section):
+    """When a search ends: whichever comes first of the compute budget and the target precision."""
+
+    flops: float | None = Field(None, gt=0, description="total compute of the search, summed over trials")
+    pf_days: float | None = Field(None, gt=0, description="the same in PF-days (8.64e19 FLOPs)")
+    gpu_hours: float | None = Field(None, gt=0, description="wall time x GPUs, summed over trials")
+    beta_ci_width: float | None = Field(0.06, gt=0, description="stop when the 95% CI of beta is narrower")
+    alpha_c_ci_width: float | None = Field(0.04, gt=0, description="... and the 95% CI of alpha_C is narrower")
+    max_trials: int = Field(200, ge=1)
+
+    @property
+    def budget_flops(self) -> float | None:
+        budgets = [b for b in (self.flops, self.pf_days and self.pf_days * 8.64e19) if b]
+        return min(budgets) if budgets else None
+
+
+class SearchSpec(Section):
+    """The adaptive search: the range of N, the hyperparameters Optuna tunes, when a trial and the search stop."""
+
+    backend: Literal["ray_train", "simulate"] = "ray_train"
+    n_params: tuple[float, float] = Field(description="initial range [N_min, N_max] of non-embedding N")
+    n_params_limits: tuple[float, float] | None = Field(
+        None, description="how far range control may move the range (default: 30x beyond each end)")
+    initial_sizes: int = Field(4, ge=2, description="log-spaced sizes tried first, largest first")
+    hyperparameters: dict[Literal["lr", "warmup_fraction", "batch_size", "beta2"], Range] = Field(
+        default_factory=dict, description="tuned per trial; others come from the train section")
+    sampler: Literal["tpe", "random"] = "tpe"
+    seed: int = 0
+    max_concurrent_trials: int = Field(2, ge=1)
+    margin: float = Field(0.01, ge=0, description="relative loss above a larger model's before a trial stops")
+    patience: int = Field(2, ge=1, description="reports in a row beyond the margin before a trial stops")
+    refit_every: int = Field(5, ge=1, description="refit the frontier after this many finished trials")
+    bootstrap: int = Field(100, ge=10, description="resamples of the frontier fit's bootstrap")
+    stop: StopSpec = StopSpec()
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SearchSpec:
+        lo, hi = self.n_params
+        if not 0 < lo <= hi:
+            raise ValueError(f"n_params must be [N_min, N_max] with 0 < N_min <= N_max (got [{lo:g}, {hi:g}])")
+        if self.n_params_limits is not None:
+            llo, lhi = self.n_params_limits
+            if not (0 < llo <= lo and hi <= lhi):
+                raise ValueError(f"n_params_limits [{llo:g}, {lhi:g}] must contain n_params [{lo:g}, {hi:g}]")
+        return self
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        lo, hi = self.n_params
+        return self.n_params_limits or (lo / 30.0, hi * 30.0)
+
+
+class SimulateSpec(Section):
+    """The simulator's known truth: Chinchilla's law, a learning-rate optimum that falls with N, and noise."""
+
+    E: float = 1.8172  # Besiroglu et al. 2024's refit of Chinchilla approach 3 (DESIGN §4)
+    A: float = 482.01
+    B: float = 2085.43
+    alpha: float = 0.3478
+    beta: float = 0.3658
+    lr_optimum: float = Field(2.7e-3, gt=0, description="best peak lr at N = 1.23e4 (Henighan Table 5)")
+    lr_exponent: float = Field(-0.25, description="best lr ~ N^this (Table 5: 0.0027 -> 0.00012 over 1.2e4..3.2e9)")
+    lr_sensitivity: float = Field(0.05, ge=0, description="reducible loss x (1 + this * ln(lr/lr_opt)^2)")
+    noise: float = Field(0.003, ge=0, description="sd of multiplicative log-normal noise per report")
+    run_noise: float = Field(0.002, ge=0, description="sd of a per-run multiplicative offset (seed to seed)")
+    seconds_per_report: float = Field(0.0, ge=0, description="sleep per report, to watch or kill a search")
+
+
 class TrackingSpec(Section):
     uri: str | None = Field(None, description="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db")
 
@@ -102,6 +190,8 @@ class Spec(Section):
     budget: BudgetSpec = BudgetSpec()
     resources: ResourcesSpec = ResourcesSpec()
     tracking: TrackingSpec = TrackingSpec()
+    search: SearchSpec | None = None
+    simulate: SimulateSpec = SimulateSpec()
 
     @model_validator(mode="after")
     def _batch_splits_over_workers(self) -> Spec:

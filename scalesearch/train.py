@@ -261,7 +261,7 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
         sums, counts = evaluate(model, heldout, n_parts, runtime)
         tokens_done = step * job.tokens_per_step
         metrics = {
-            "tokens": tokens_done, "step": step, "compute": per_token * tokens_done,
+            "n_params": cfg.n_params, "tokens": tokens_done, "step": step, "compute": per_token * tokens_done,
             "compute_full": per_token_full * tokens_done, "compute_pf_days": compute.pf_days(per_token * tokens_done),
             "train_loss": loss_sum / max(count, 1), "heldout_loss": float(sums[1:].sum() / max(counts[1:].sum(), 1)),
             "lr": lr, "tokens_per_s": (step - last_step) * job.tokens_per_step / train_time,

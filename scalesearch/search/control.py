@@ -1,0 +1,108 @@
+"""The search's own decisions between trials: refit the frontier, move the range of N, and end the search.
+
+- Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials.
+- Range control: grow the range upwards while the largest size tried is still the best at the highest compute
+  reached, or the fitted ``N_opt(C_max)`` is within a factor ``HEADROOM`` of the range's top; grow it downwards while the
+  smallest size is the best at the lowest compute. Each step moves an end by ``RANGE_STEP``, within the limits.
+- Stop: the compute (FLOPs, PF-days) or GPU-hour budget is spent, or the 95% CIs of ``beta`` and ``alpha_C`` are
+  narrower than asked with the range settled. ``SearchStopper`` hands the verdict to Tune.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ray.tune.stopper import Stopper
+
+from scalesearch.fits import FitFailedError, FitInputError, fit_law
+from scalesearch.search.state import SearchState
+from scalesearch.spec import SearchSpec
+
+HEADROOM = 2.0  # the largest size should be at least this many times N_opt(C_max)
+RANGE_STEP = 3.0
+MIN_RUNS_TO_FIT = 4
+
+
+def refit(state: SearchState, spec: SearchSpec, seed: int = 0) -> dict | None:
+    """Fit the frontier to the curves so far; the fit's summary is appended to ``state.fits``."""
+    table = state.table()
+    if table["run"].nunique() < MIN_RUNS_TO_FIT:
+        return None
+    try:
+        fit = fit_law(table, "frontier", n_bootstrap=spec.bootstrap, seed=seed)
+    except (FitInputError, FitFailedError) as err:
+        summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": False, "why": str(err)}
+    else:
+        est = fit.estimates()
+        c_max = float(table["compute"].max())
+        summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": bool(fit.ok),
+                   "n_opt_at_max": float(fit.estimator.n_opt(np.array([c_max]))[0]), "c_max": c_max,
+                   **{name: e.to_dict() for name, e in est.items()}}
+    state.fits.append(summary)
+    return summary
+
+
+def _best_at(state: SearchState, compute: float) -> float | None:
+    """N of the trial with the lowest loss at ``compute`` among those that reached it."""
+    best, best_n = np.inf, None
+    for curve in state.curves.values():
+        loss = float(curve.loss_at(np.array([compute]))[0])
+        if np.isfinite(loss) and loss < best:
+            best, best_n = loss, curve.n_params
+    return best_n
+
+
+def update_range(state: SearchState, spec: SearchSpec, fit: dict | None) -> bool:
+    """Move the ends of ``state.n_range`` as the module docstring says; True if it moved."""
+    curves = [c for c in state.curves.values() if len(c.compute) > 1]
+    if len(curves) < 2:
+        return False
+    sizes = [c.n_params for c in curves]
+    lo, hi = state.n_range
+    lim_lo, lim_hi = spec.limits
+    top = max(c.spent for c in curves)
+    bottom = max(min(c.compute[0] for c in curves), min(c.compute[1] for c in curves))
+    n_opt_high = fit is not None and fit.get("ok") and fit["n_opt_at_max"] * HEADROOM > hi
+    if (_best_at(state, top) == max(sizes) or n_opt_high) and hi < lim_hi:
+        hi = min(lim_hi, hi * RANGE_STEP)
+    if _best_at(state, bottom) == min(sizes) and lo > lim_lo:
+        lo = max(lim_lo, lo / RANGE_STEP)
+    moved = (lo, hi) != state.n_range
+    state.n_range = (lo, hi)
+    return moved
+
+
+def _ci_width(fit: dict, name: str) -> float:
+    return fit[name]["ci_high"] - fit[name]["ci_low"]
+
+
+def stop_reason(state: SearchState, spec: SearchSpec, fit: dict | None, range_moved: bool) -> str | None:
+    """Why the search should end now, or None."""
+    budget, stop = spec.stop.budget_flops, spec.stop
+    if budget is not None and state.spent_flops >= budget:
+        return f"compute budget spent: {state.spent_flops:.3g} of {budget:.3g} FLOPs"
+    if stop.gpu_hours is not None and state.gpu_hours >= stop.gpu_hours:
+        return f"GPU-hour budget spent: {state.gpu_hours:.2f} of {stop.gpu_hours:g}"
+    if fit is None or not fit.get("ok") or range_moved or stop.beta_ci_width is None:
+        return None
+    beta_w, alpha_w = _ci_width(fit, "beta"), _ci_width(fit, "alpha_C")
+    if beta_w <= stop.beta_ci_width and (stop.alpha_c_ci_width is None or alpha_w <= stop.alpha_c_ci_width):
+        return (f"precision reached: 95% CI widths beta {beta_w:.3f} <= {stop.beta_ci_width}, "
+                f"alpha_C {alpha_w:.3f} <= {stop.alpha_c_ci_width}")
+    return None
+
+
+class SearchStopper(Stopper):
+    """Ends the whole Tune experiment once the search has a reason to end (trials stop by the scheduler)."""
+
+    def __init__(self, state: SearchState, spec: SearchSpec):
+        self.state, self.spec = state, spec
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        if self.state.finished is None:
+            reason = stop_reason(self.state, self.spec, None, False)  # budgets only; precision after a refit
+            if reason:
+                self.state.finished = reason
+        return self.state.finished is not None

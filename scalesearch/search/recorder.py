@@ -1,0 +1,182 @@
+"""The driver's record of a search: MLflow child runs per trial, refits between trials, and resumable state.
+
+A Tune ``Callback``: Tune calls it on every trial event and checkpoints its ``get_state`` with the experiment,
+so after the driver is killed ``set_state`` brings back which MLflow run belongs to which trial, and the
+learning curves are re-read from those runs (MLflow is the record; nothing is logged twice: points at or
+below a run's last logged step are skipped when a trial repeats reports after its checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from mlflow.entities import Metric, RunTag
+from mlflow.tracking import MlflowClient
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from scalesearch.search import control
+from scalesearch.search.scheduler import COMPUTE, LOSS
+from scalesearch.search.state import SearchState
+from scalesearch.spec import Spec
+from scalesearch.tracking import start_run
+
+LOGGED_PREFIXES = ("heldout_loss", "eval/", "train_loss", "compute", "tokens", "lr", "mfu", "n_params")
+FLUSH_POINTS = 500
+MAX_BATCH = 1000
+
+
+class SearchRecorder(Callback):
+    """Logs trials to MLflow under the search's parent run, refits the frontier, and decides when to end."""
+
+    def __init__(self, spec: Spec, state: SearchState, tracking_uri: str, parent_run_id: str,
+                 trial_params: Callable[[dict], dict], gpus_of: Callable[[float], int]):
+        self.spec, self.state, self.uri, self.parent_run_id = spec, state, tracking_uri, parent_run_id
+        self.trial_params, self.gpus_of = trial_params, gpus_of
+        self.runs: dict[str, str] = {}  # trial id -> MLflow run id
+        self.logged: dict[str, int] = {}  # trial id -> last step (tokens) logged
+        self.pending: dict[str, list[Metric]] = {}
+        self.completed = 0
+        self.started = time.time()
+        self._client: MlflowClient | None = None
+
+    def __getstate__(self) -> dict:  # Tune pickles callbacks with the experiment; a client holds connections
+        return {**self.__dict__, "_client": None, "pending": {}}
+
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            self._client = MlflowClient(self.uri)
+        return self._client
+
+    # Tune's events -------------------------------------------------------------------------------------------
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        if trial.trial_id in self.runs:
+            self.client.set_tag(self.runs[trial.trial_id], "scalesearch.status", "running")
+            return
+        config = trial.config
+        self.runs[trial.trial_id] = start_run(
+            self.client, self.spec.name, run_name=f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}",
+            params=self.trial_params(config), parent_run_id=self.parent_run_id,
+            tags={"scalesearch.role": "trial", "scalesearch.status": "running",
+                  "scalesearch.trial_id": trial.trial_id, "scalesearch.backend": self.spec.search.backend})
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info) -> None:
+        tid, step = trial.trial_id, int(result.get("tokens", 0))
+        if tid not in self.runs or step <= self.logged.get(tid, -1):
+            return
+        curve = self.state.curves.get(tid)
+        if curve is not None:
+            curve.gpu_seconds += result.get("time_this_iter_s", 0.0) * self.gpus_of(curve.n_params)
+        now = int(time.time() * 1000)
+        self.pending.setdefault(tid, []).extend(
+            Metric(key, float(value), now, step) for key, value in result.items()
+            if key.startswith(LOGGED_PREFIXES) and isinstance(value, int | float))
+        self.logged[tid] = step
+        if sum(map(len, self.pending.values())) >= FLUSH_POINTS:
+            self.flush()
+
+    def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint, **info) -> None:
+        self.flush(trial.trial_id)  # everything up to a checkpoint is in MLflow before Tune records it
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        reason = self.state.stop_reasons.get(trial.trial_id)
+        if reason is None and self.state.finished:
+            reason = f"search ended: {self.state.finished}"
+        status = "diverged" if reason and reason.startswith("diverged") else "stopped" if reason else "finished"
+        self._close(trial, status, reason or "reached its compute budget")
+        self.completed += 1
+        if self.completed % self.spec.search.refit_every == 0:
+            self.refit()
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self._close(trial, "failed", f"error: {trial.error_file or 'see the trial log'}")
+
+    def on_experiment_end(self, trials: list[Trial], **info) -> None:
+        self.flush()
+        if self.state.finished:
+            self.client.set_tag(self.parent_run_id, "scalesearch.finished_reason", self.state.finished)
+
+    # ---------------------------------------------------------------------------------------------------------
+
+    def _close(self, trial: Trial, status: str, reason: str) -> None:
+        self.flush(trial.trial_id)
+        if trial.trial_id in self.runs:
+            self.client.log_batch(self.runs[trial.trial_id], tags=[
+                RunTag("scalesearch.status", status), RunTag("scalesearch.stop_reason", reason)])
+
+    def flush(self, trial_id: str | None = None) -> None:
+        for tid in [trial_id] if trial_id else list(self.pending):
+            points = self.pending.pop(tid, [])
+            for i in range(0, len(points), MAX_BATCH):
+                self.client.log_batch(self.runs[tid], metrics=points[i:i + MAX_BATCH])
+
+    def refit(self) -> dict | None:
+        """Refit the frontier, move the range, log the live fit on the parent run and decide whether to end."""
+        fit = control.refit(self.state, self.spec.search, seed=self.spec.search.seed)
+        moved = control.update_range(self.state, self.spec.search, fit)
+        reason = control.stop_reason(self.state, self.spec.search, fit, moved)
+        if reason and self.state.finished is None:
+            self.state.finished = reason
+        step = len(self.state.fits)
+        metrics = {"search/spent_flops": self.state.spent_flops, "search/trials": len(self.state.curves),
+                   "search/n_min": self.state.n_range[0], "search/n_max": self.state.n_range[1]}
+        if fit and fit.get("ok"):
+            for name in ("beta", "alpha_C", "L_inf"):
+                metrics.update({f"fit/{name}": fit[name]["value"], f"fit/{name}_ci_width":
+                                fit[name]["ci_high"] - fit[name]["ci_low"]})
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.parent_run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+        print(self.progress(fit), flush=True)
+        return fit
+
+    def progress(self, fit: dict | None) -> str:
+        """One line: what runs, the compute spent, the range, the current frontier fit and the time left."""
+        spent, budget = self.state.spent_flops, self.spec.search.stop.budget_flops
+        line = f"[{len(self.runs)} trials, {len(self.runs) - self.completed} running] spent {spent:.3g} FLOPs"
+        if budget:
+            elapsed = time.time() - self.started
+            left = elapsed * (budget - spent) / spent if spent else float("nan")
+            line += f" ({spent / budget:.0%} of budget, ~{left / 60:.0f} min left at most)"
+        line += f" | N range {self.state.n_range[0]:.3g}..{self.state.n_range[1]:.3g}"
+        if fit and fit.get("ok"):
+            b, a = fit["beta"], fit["alpha_C"]
+            line += (f" | N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta {b['value']:.3f} [{b['ci_low']:.3f}, "
+                     f"{b['ci_high']:.3f}], alpha_C {a['value']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]")
+        elif fit:
+            line += f" | no frontier fit yet ({fit.get('why', 'not converged')})"
+        if self.state.finished:
+            line += f" | ending: {self.state.finished}"
+        return line
+
+    # Resume ---------------------------------------------------------------------------------------------------
+
+    def get_state(self) -> dict:
+        s = self.state
+        return {"runs": self.runs, "completed": self.completed, "n_range": list(s.n_range),
+                "stop_reasons": s.stop_reasons, "fits": json.dumps(s.fits), "finished": s.finished}
+
+    def set_state(self, saved: dict) -> None:
+        """After a restart: the trial-to-run map from Tune's checkpoint, the curves from MLflow."""
+        self.runs, self.completed = dict(saved["runs"]), saved["completed"]
+        self.state.n_range = tuple(saved["n_range"])
+        self.state.stop_reasons.update(saved["stop_reasons"])
+        self.state.fits[:] = json.loads(saved["fits"])
+        self.state.finished = saved["finished"]
+        self.logged = load_curves(self.client, self.runs, self.state)
+
+
+def load_curves(client: MlflowClient, runs: dict[str, str], state: SearchState) -> dict[str, int]:
+    """Fill ``state`` with the learning curves logged on ``runs`` (trial id -> run id); returns last steps."""
+    last = {}
+    for tid, run_id in runs.items():
+        n_params = float(client.get_run(run_id).data.params["n_params"])
+        losses = {m.step: m.value for m in client.get_metric_history(run_id, LOSS)}
+        for m in sorted(client.get_metric_history(run_id, COMPUTE), key=lambda m: m.step):
+            if m.step in losses:
+                state.add(tid, n_params, m.value, losses[m.step])
+                last[tid] = m.step
+    return last

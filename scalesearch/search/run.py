@@ -1,0 +1,194 @@
+"""Starting, resuming and finishing a search: the Tune experiment, its MLflow parent run, and the final fit.
+
+A search named ``NAME`` lives in ``<storage>/NAME`` (Tune's experiment directory, default ``./runs/NAME``) with
+``search.json`` beside Tune's state: the spec, the tracking URI and the parent run, which is all that
+``scalesearch resume NAME`` needs after the driver was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray
+from mlflow.entities import RunTag
+from mlflow.tracking import MlflowClient
+from ray import tune
+
+from scalesearch.data import make_domain, prepare
+from scalesearch.job import ensure_ray, job_params
+from scalesearch.search.control import SearchStopper, refit
+from scalesearch.search.recorder import SearchRecorder, load_curves
+from scalesearch.search.scheduler import FrontierScheduler
+from scalesearch.search.searcher import FrontierSearch
+from scalesearch.search.state import SearchState
+from scalesearch.search.trials import gpus_of, job_for_trial, make_trainable, trial_resources
+from scalesearch.spec import Spec, SpecError, parse_spec
+from scalesearch.tracking import check_tracking, resolve_tracking_uri, start_run
+
+SEARCH_FILE = "search.json"
+# Without Tune's file loggers its result summary warns about each trial; MLflow is the record here.
+logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+# Tune saves its experiment state every 10 s or more by default; a killed driver would lose that much (DESIGN §7).
+# Tune's own result.json/CSV/TensorBoard loggers are off: MLflow holds every report.
+TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "0.5", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+
+
+class SearchError(RuntimeError):
+    """A search that cannot start or resume; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    name: str
+    parent_run_id: str
+    finished: str
+    fit: dict | None
+    trials: int
+    spent_flops: float
+
+
+def check_search(spec: Spec) -> None:
+    """Everything that can be wrong before a trial starts: missing section, budget, domain, resources."""
+    if spec.search is None:
+        raise SpecError("the spec has no search section: add `search: {n_params: [N_min, N_max], ...}` "
+                        "(see search_spaces/demo.yaml), or use `scalesearch train` for one job")
+    make_domain(spec.domain.name, **spec.domain.options)  # an unknown domain or option fails here
+    budget = spec.search.stop.budget_flops
+    if budget is not None and budget < spec.budget.flops:
+        raise SpecError(f"search.stop budget {budget:.3g} FLOPs is smaller than one trial's budget.flops "
+                        f"{spec.budget.flops:.3g}: raise the search budget or lower budget.flops")
+
+
+def check_resources(spec: Spec) -> None:
+    """On the local Ray instance, every size in the range limits must fit on its node.
+
+    Not checked on a cluster (an address was given): an autoscaling cluster starts the node types it needs.
+    """
+    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+    for n in spec.search.limits:
+        bundle = trial_resources(spec, {"n_params": n}).required_resources
+        worker = spec.resources.for_n_params(n)
+        need = bundle if spec.search.backend == "simulate" else {
+            "CPU": worker.cpus_per_worker * max(1, worker.num_workers),
+            **({"GPU": float(max(1, worker.num_workers))} if worker.use_gpu else {})}
+        if not any(all(node.get(k, 0) >= v for k, v in need.items()) for node in nodes):
+            raise SpecError(f"resources for N={n:.3g}: {need} fit on no node of this Ray cluster "
+                            f"({[{k: v for k, v in node.items() if k in ('CPU', 'GPU')} for node in nodes]}); "
+                            "change resources (or its rules) in the spec, or connect to a cluster that has them")
+
+
+def _trial_params(spec: Spec, config: dict, fingerprint: str, tokens_per_item: dict) -> dict:
+    if spec.search.backend == "simulate":
+        return {**config, "backend": "simulate", "domain": "simulated", "law": spec.simulate.model_dump_json()}
+    return job_params(job_for_trial(spec, config), fingerprint, tokens_per_item)
+
+
+def _components(spec: Spec, uri: str, parent_run_id: str, storage: Path, cache_dir: str | None,
+                fingerprint: str, tokens_per_item: dict) -> tuple:
+    state = SearchState(n_range=tuple(spec.search.n_params))
+    recorder = SearchRecorder(spec, state, uri, parent_run_id,
+                              trial_params=lambda config: _trial_params(spec, config, fingerprint, tokens_per_item),
+                              gpus_of=lambda n: gpus_of(spec, n))
+    return state, recorder, make_trainable(spec, str(storage), cache_dir)
+
+
+def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, storage: Path) -> tune.Tuner:
+    s = spec.search
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=FrontierSearch(s, state), scheduler=FrontierScheduler(
+            state, spec.budget.flops, spec.budget.reports_per_decade, s.margin, s.patience), num_samples=s.stop.max_trials, max_concurrent_trials=s.max_concurrent_trials,
+            reuse_actors=s.backend == "simulate"),
+        run_config=tune.RunConfig(name=spec.name, storage_path=str(storage), stop=SearchStopper(state, s),
+                                  callbacks=[recorder], verbose=0,
+                                                                    failure_config=tune.FailureConfig(max_failures=1)),
+    )
+
+
+def _data(spec: Spec) -> tuple[str | None, str, dict]:
+    if spec.search.backend == "simulate":
+        return None, "simulated", {}
+    domain = make_domain(spec.domain.name, **spec.domain.options)
+    return str(prepare(domain).parent), domain.fingerprint(), domain.tokens_per_item
+
+
+def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path | None = None,
+               ray_address: str | None = None) -> SearchOutcome:
+    """Run the adaptive search ``spec`` describes until it ends by itself; returns why and the last fit."""
+    check_search(spec)
+    uri = resolve_tracking_uri(tracking_uri or spec.tracking.uri)
+    check_tracking(uri)
+    storage = Path(storage or Path.cwd() / "runs").resolve()
+    home = storage / spec.name
+    if (home / SEARCH_FILE).exists():
+        raise SearchError(f"a search named {spec.name!r} exists in {home}: continue it with `scalesearch resume "
+                          f"{spec.name}`, or give the spec another name")
+    os.environ.update(TUNE_ENV)
+    ensure_ray(ray_address, worker_output=False)
+    if not (ray_address or os.environ.get("RAY_ADDRESS")):
+        check_resources(spec)
+    cache_dir, fingerprint, tokens_per_item = _data(spec)
+
+    client = MlflowClient(uri)
+    parent = start_run(client, spec.name, run_name=f"search-{spec.name}",
+                       params={"spec": spec.model_dump_json(), "backend": spec.search.backend,
+                               "domain": spec.domain.name, "budget_flops": spec.search.stop.budget_flops,
+                               "n_params_range": list(spec.search.n_params)},
+                       tags={"scalesearch.role": "search", "scalesearch.status": "running"})
+    home.mkdir(parents=True, exist_ok=True)
+    (home / SEARCH_FILE).write_text(json.dumps({"spec": spec.model_dump(mode="json"), "tracking_uri": uri,
+                                                "parent_run_id": parent, "storage": str(storage)}, indent=1))
+    state, recorder, trainable = _components(spec, uri, parent, storage, cache_dir, fingerprint, tokens_per_item)
+    print(f"search {spec.name!r}: MLflow run {parent} in {uri}; Tune experiment {home}")
+    return _finish(spec, _tuner(spec, state, recorder, trainable, storage), uri, parent)
+
+
+def resume_search(name: str, storage: str | Path | None = None, ray_address: str | None = None) -> SearchOutcome:
+    """Continue a search whose driver stopped: finished trials stay done, running ones resume from checkpoints."""
+    home = Path(storage or Path.cwd() / "runs").resolve() / name
+    if not (home / SEARCH_FILE).exists():
+        raise SearchError(f"no search named {name!r} in {home.parent} (no {SEARCH_FILE}); pass --storage where "
+                          "it was started")
+    saved = json.loads((home / SEARCH_FILE).read_text())
+    spec = parse_spec(saved["spec"], str(home / SEARCH_FILE))
+    uri, parent, storage = saved["tracking_uri"], saved["parent_run_id"], Path(saved["storage"])
+    check_tracking(uri)
+    os.environ.update(TUNE_ENV)
+    ensure_ray(ray_address, worker_output=False)
+    cache_dir, fingerprint, tokens_per_item = _data(spec)
+    if not tune.Tuner.can_restore(str(home)):
+        raise SearchError(f"{home} holds no Tune experiment state yet (the driver died before the first "
+                          "checkpoint): start the search again after removing that directory")
+    _, _, trainable = _components(spec, uri, parent, storage, cache_dir, fingerprint, tokens_per_item)
+    # The scheduler, searcher and recorder come back from Tune's pickles, sharing one state as before; the
+    # recorder's saved state brings back the trial-to-run map and re-reads the curves from MLflow.
+    tuner = tune.Tuner.restore(str(home), trainable, resume_unfinished=True, resume_errored=True)
+    MlflowClient(uri).set_tag(parent, "scalesearch.status", "running")
+    print(f"resuming search {name!r}: MLflow run {parent}")
+    return _finish(spec, tuner, uri, parent)
+
+
+def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutcome:
+    """Run the Tune experiment to its end, then fit the frontier on everything MLflow holds for the search."""
+    client = MlflowClient(uri)
+    try:
+        tuner.fit()
+    except BaseException:
+        client.set_tag(parent, "scalesearch.status", "interrupted")
+        raise
+    children = client.search_runs([client.get_run(parent).info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=50000)
+    state = SearchState(n_range=tuple(spec.search.n_params))
+    load_curves(client, {r.data.tags["scalesearch.trial_id"]: r.info.run_id for r in children}, state)
+    fit = refit(state, spec.search, seed=spec.search.seed)
+    tags = client.get_run(parent).data.tags
+    finished = tags.get("scalesearch.finished_reason") or f"no more trials ({spec.search.stop.max_trials} at most)"
+    client.log_dict(parent, {"finished": finished, "final_fit": fit}, "search/final_fit.json")
+    client.log_batch(parent, tags=[RunTag("scalesearch.status", "finished"),
+                                   RunTag("scalesearch.finished_reason", finished)])
+    print(f"search {spec.name!r} ended: {finished}")
+    return SearchOutcome(spec.name, parent, finished, fit, len(children), state.spent_flops)

@@ -1,0 +1,65 @@
+"""The searcher: Optuna, through Ray Tune's ``OptunaSearch``, proposes each trial's size and hyperparameters.
+
+The sampler is Optuna's TPE with ``multivariate=True``: the good learning rate falls with N (Henighan Table 5),
+so N and the hyperparameters must be modelled jointly, not one at a time; it is seeded, so a search repeats.
+The first trials are a log-spaced ladder of sizes, largest first: a smaller model can only be stopped once a
+larger one's curve is there to beat it.
+
+What Optuna minimises is not a trial's final loss (trials stop at different compute, so those do not compare)
+but its distance to the frontier at equal compute (``SearchState.frontier_excess``): negative for a trial that
+set the frontier, positive for one that never reached it. The N range is read from the shared state at each
+suggestion, so range control widens what Optuna samples.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import optuna
+from ray.tune.search.optuna import OptunaSearch
+
+from scalesearch.search.scheduler import LOSS
+from scalesearch.search.state import SearchState
+from scalesearch.spec import Range, SearchSpec
+
+
+def _middle(r: Range) -> float:
+    if r.choices is not None:
+        return r.choices[len(r.choices) // 2]
+    return math.sqrt(r.low * r.high) if r.log else (r.low + r.high) / 2
+
+
+class FrontierSearch(OptunaSearch):
+    """``OptunaSearch`` whose objective is the trial's distance to the compute frontier."""
+
+    def __init__(self, spec: SearchSpec, state: SearchState):
+        self.spec, self.state = spec, state
+        sampler = (optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=spec.initial_sizes)
+                   if spec.sampler == "tpe" else optuna.samplers.RandomSampler(seed=spec.seed))
+        middle = {name: _middle(r) for name, r in spec.hyperparameters.items()}
+        ladder = np.geomspace(spec.n_params[1], spec.n_params[0], spec.initial_sizes)
+        super().__init__(space=self.define_trial, metric=LOSS, mode="min", sampler=sampler,
+                         points_to_evaluate=[{"n_params": float(n), **middle} for n in ladder])
+
+    def define_trial(self, trial: optuna.Trial) -> None:
+        """Define-by-run: N in the current range, then the hyperparameters the spec tunes."""
+        low, high = self.state.n_range
+        trial.suggest_float("n_params", low, high, log=True)
+        for name, r in self.spec.hyperparameters.items():
+            if r.choices is not None:
+                trial.suggest_categorical(name, r.choices)
+            else:
+                trial.suggest_float(name, r.low, r.high, log=r.log)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result is not None and trial_id in self.state.curves:
+            result = {**result, LOSS: self.state.frontier_excess(trial_id)}
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+    def save(self, checkpoint_path: str) -> None:
+        """Optuna's study and trials; not the shared state (the recorder saves it) nor the bound space."""
+        kept = {k: v for k, v in self.__dict__.items() if k not in ("state", "spec", "_space")}
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(kept, f)

@@ -1,0 +1,123 @@
+"""What a search knows while it runs: every trial's learning curve so far, the range of N, stops and fits.
+
+One ``SearchState`` is shared by the scheduler (which stops trials), the searcher (which scores finished trials
+for Optuna), and the recorder callback (which logs to MLflow, refits, and saves the state with Tune's
+experiment checkpoints). All comparisons are at equal compute, interpolated in log-log space along each curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Curve:
+    """One trial's reports: compute (FLOPs) and held-out loss, in the order they came."""
+
+    n_params: float
+    compute: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    gpu_seconds: float = 0.0
+
+    def add(self, compute: float, loss: float) -> None:
+        if self.compute and compute <= self.compute[-1]:  # a resumed trial repeats reports after its checkpoint
+            return
+        self.compute.append(compute)
+        self.loss.append(loss)
+
+    @property
+    def spent(self) -> float:
+        return self.compute[-1] if self.compute else 0.0
+
+    def loss_at(self, compute: np.ndarray) -> np.ndarray:
+        """Loss interpolated in log-log space; NaN outside the compute this curve has reached."""
+        c, l_ = np.log(self.compute), np.log(self.loss)
+        x = np.log(np.asarray(compute, float))
+        out = np.exp(np.interp(x, c, l_)) if len(c) else np.full_like(x, np.nan)
+        return np.where((x >= c[0] - 1e-12) & (x <= c[-1] + 1e-12), out, np.nan) if len(c) else out
+
+
+@dataclass
+class SearchState:
+    """The live frontier and the search's decisions so far."""
+
+    n_range: tuple[float, float]
+    curves: dict[str, Curve] = field(default_factory=dict)
+    stop_reasons: dict[str, str] = field(default_factory=dict)
+    fits: list[dict] = field(default_factory=list)  # each refit: spent compute, estimates, range
+    finished: str | None = None  # why the whole search ended, once it has
+
+    def add(self, trial_id: str, n_params: float, compute: float, loss: float) -> None:
+        self.curves.setdefault(trial_id, Curve(n_params)).add(compute, loss)
+
+    @property
+    def spent_flops(self) -> float:
+        return float(sum(curve.spent for curve in self.curves.values()))
+
+    @property
+    def gpu_hours(self) -> float:
+        return sum(curve.gpu_seconds for curve in self.curves.values()) / 3600.0
+
+    def dominated(self, trial_id: str, margin: float, size_tolerance: float = 1.25) -> tuple[str, float] | None:
+        """The larger trial that beats this one at its latest compute by more than ``margin``, if any.
+
+        Curves of different sizes cross once: small models lead early, large ones late. So once a model at
+        least as large is lower at the same compute, the smaller one has left the frontier for good. Sizes
+        within ``size_tolerance`` of each other count as the same size (hyperparameter variants).
+        """
+        me = self.curves[trial_id]
+        if not me.compute:
+            return None
+        c, mine = me.compute[-1], me.loss[-1]
+        best: tuple[str, float] | None = None
+        for other_id, other in self.curves.items():
+            if other_id == trial_id or other.n_params * size_tolerance < me.n_params or len(other.compute) < 2:
+                continue
+            theirs = float(other.loss_at(np.array([c]))[0])
+            excess = mine / theirs - 1.0
+            if np.isfinite(theirs) and excess > margin and (best is None or excess > best[1]):
+                best = (other_id, excess)
+        return best
+
+    def frontier_excess(self, trial_id: str) -> float:
+        """How close this trial came to the others' envelope: the least of ``envelope_gap`` over its reports.
+
+        Negative where it set the frontier, positive where it stayed above it; 0 when nobody else reached the
+        same compute. This is Optuna's objective: it learns which sizes and hyperparameters reach the frontier.
+        """
+        if not self.curves[trial_id].compute:
+            return float("inf")
+        gap = self.envelope_gap(trial_id)
+        gap = gap[np.isfinite(gap)]
+        return float(gap.min()) if len(gap) else 0.0
+
+    def envelope_gap(self, trial_id: str) -> np.ndarray:
+        """log(loss / the others' envelope) at each of this trial's reports; NaN where no other reached."""
+        me = self.curves[trial_id]
+        compute = np.array(me.compute)
+        others = [o.loss_at(compute) for o_id, o in self.curves.items() if o_id != trial_id and len(o.compute) > 1]
+        if not others:
+            return np.full(len(compute), np.nan)
+        return np.log(np.array(me.loss) / np.fmin.reduce(np.vstack(others), axis=0))
+
+    def projected_gap(self, trial_id: str, c_end: float, window: int) -> float | None:
+        """The gap to the envelope extrapolated, linearly in log compute over the last ``window`` reports, to
+        ``c_end``; None without ``window`` comparable reports. Curves flatten, so this is optimistic for a trial
+        that is closing in: it stops only trials that will not get there even so."""
+        gap = self.envelope_gap(trial_id)[-window:]
+        log_c = np.log(self.curves[trial_id].compute[-window:])
+        if len(gap) < window or not np.isfinite(gap).all():
+            return None
+        slope, intercept = np.polyfit(log_c, gap, 1)
+        return float(min(gap[-1], intercept + slope * np.log(c_end)))
+
+    def table(self) -> pd.DataFrame:
+        """Every report as the fits library reads it: run, n_params, compute, loss."""
+        rows = [pd.DataFrame({"run": trial_id, "n_params": curve.n_params, "compute": curve.compute,
+                              "loss": curve.loss})
+                for trial_id, curve in self.curves.items() if curve.compute]
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+            columns=["run", "n_params", "compute", "loss"])

@@ -1,0 +1,98 @@
+"""The frontier scheduler's decisions on curves from a known law, checked against the law's own crossing points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ray.tune.schedulers import TrialScheduler
+
+from scalesearch.compute import report_points
+from scalesearch.fits.synthetic import KnownLaw
+from scalesearch.search.scheduler import FrontierScheduler
+from scalesearch.search.state import SearchState
+
+LAW = KnownLaw.from_chinchilla()
+C_MAX = 1e21
+
+
+class FakeTrial:
+    """Only what the scheduler reads of a Tune trial: its id and config."""
+
+    def __init__(self, trial_id: str, n_params: float):
+        self.trial_id, self.config = trial_id, {"n_params": n_params}
+
+
+def compute_where_ratio_reaches(n_small: float, n_large: float, ratio: float) -> float:
+    """The compute where L(n_small)/L(n_large) = ratio at equal compute, from the law (bisection on log C)."""
+    lo, hi = np.log(1e10), np.log(1e30)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        c = np.exp(mid)
+        if LAW.loss(n_small, c / (6 * n_small)) > ratio * LAW.loss(n_large, c / (6 * n_large)):
+            hi = mid
+        else:
+            lo = mid
+    return float(np.exp(hi))
+
+
+def run_to_stop(scheduler, state, trial, points, margin_first=None):
+    """Feed a trial its reports until the scheduler stops it; the compute of the stop, or None."""
+    for c in points:
+        loss = float(LAW.loss(trial.config["n_params"], c / (6 * trial.config["n_params"])))
+        decision = scheduler.on_trial_result(None, trial, {"heldout_loss": loss, "compute": c})
+        if decision == TrialScheduler.STOP:
+            return c
+    return None
+
+
+def test_a_smaller_model_stops_just_after_a_larger_one_crosses_below_it():
+    points = report_points(1e-4 * C_MAX, C_MAX, 10)
+    state = SearchState(n_range=(1e7, 1e10))
+    scheduler = FrontierScheduler(state, C_MAX, window=10, margin=0.01, patience=2)
+    large, small = FakeTrial("large", 1e9), FakeTrial("small", 1e8)
+    assert run_to_stop(scheduler, state, large, points) is None  # nothing larger: it runs to the budget
+    stopped = run_to_stop(scheduler, state, small, points)
+    # Independently: the first report at which the small model is 1% above the large one, then one more
+    # (patience 2). Interpolation between reports is exact enough that the report index must match.
+    beyond = compute_where_ratio_reaches(1e8, 1e9, 1.01)
+    first = next(i for i, c in enumerate(points) if c >= beyond)
+    assert stopped == pytest.approx(points[first + 1], rel=1e-12), (stopped, beyond)
+    assert stopped < C_MAX / 10
+    assert state.stop_reasons["small"].startswith("left the frontier")
+    assert "large" not in state.stop_reasons
+
+
+def test_a_model_too_large_for_the_budget_is_stopped_before_the_budget():
+    """N far above N_opt(C_max) never reaches the frontier by C_max; the projection sees it coming."""
+    points = report_points(1e-4 * C_MAX, C_MAX, 10)
+    n_opt = float(LAW.n_opt(C_MAX))
+    state = SearchState(n_range=(1e7, 1e11))
+    scheduler = FrontierScheduler(state, C_MAX, window=10, margin=0.01, patience=2)
+    run_to_stop(scheduler, state, FakeTrial("optimal", n_opt), points)
+    huge = FakeTrial("huge", 30 * n_opt)
+    assert LAW.loss(30 * n_opt, C_MAX / (6 * 30 * n_opt)) > LAW.frontier_loss(C_MAX) * 1.01  # the premise
+    stopped = run_to_stop(scheduler, state, huge, points)
+    assert stopped is not None and stopped < C_MAX / 10
+    assert state.stop_reasons["huge"].startswith("will not reach the frontier")
+
+
+def test_a_diverged_trial_stops_with_its_reason():
+    state = SearchState(n_range=(1e7, 1e10))
+    scheduler = FrontierScheduler(state, C_MAX, window=10)
+    trial = FakeTrial("nan", 1e8)
+    assert scheduler.on_trial_result(None, trial, {"heldout_loss": float("nan"), "compute": 1e18}) == \
+        TrialScheduler.STOP
+    assert state.stop_reasons["nan"].startswith("diverged")
+
+
+def test_frontier_excess_is_negative_only_for_the_trial_that_sets_the_frontier():
+    points = np.array(report_points(1e-4 * C_MAX, C_MAX, 10))
+    state = SearchState(n_range=(1e7, 1e10))
+    for name, n in (("a", 1e8), ("b", 1e9)):
+        for c in points:
+            state.add(name, n, c, float(LAW.loss(n, c / (6 * n))))
+    # Each size is best somewhere (small early, large late), so each sets the frontier somewhere.
+    assert state.frontier_excess("a") < 0 and state.frontier_excess("b") < 0
+    for c in points:
+        state.add("bad_lr", 1e9, c, 1.05 * float(LAW.loss(1e9, c / 6e9)))
+    assert state.frontier_excess("bad_lr") > 0

@@ -1,0 +1,151 @@
+"""A simulated search through real Ray Tune, Optuna and MLflow; bad specs; resume after the driver is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from scalesearch.compute import report_points
+from scalesearch.fits.synthetic import KnownLaw
+from scalesearch.search import run_search
+from scalesearch.spec import SpecError, parse_spec
+
+TRUTH = KnownLaw.from_chinchilla()
+
+
+def sim_spec(name: str, **search) -> dict:
+    spec = {
+        "name": name,
+        "budget": {"flops": 1e21, "reports_per_decade": 8, "first_report_fraction": 1e-4},
+        "search": {"backend": "simulate", "n_params": [3e7, 3e9], "initial_sizes": 5,
+                   "hyperparameters": {"lr": {"low": 3e-4, "high": 1e-2}}, "max_concurrent_trials": 2,
+                   "refit_every": 4, "bootstrap": 30, "stop": {"flops": 1e23, "max_trials": 14}, **search},
+        "resources": {"cpus_per_worker": 0.5},
+    }
+    return spec
+
+
+def children(client: MlflowClient, parent: str) -> list:
+    exp = client.get_run(parent).info.experiment_id
+    return client.search_runs([exp], filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=1000)
+
+
+def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_path, ray_local):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    outcome = run_search(parse_spec(sim_spec("sim-search")), tracking_uri=uri, storage=tmp_path / "runs")
+    client = MlflowClient(uri)
+    parent = client.get_run(outcome.parent_run_id)
+    assert parent.data.tags["scalesearch.role"] == "search"
+    assert parent.data.tags["scalesearch.status"] == "finished"
+    assert parent.data.tags["scalesearch.finished_reason"] == outcome.finished
+    runs = children(client, outcome.parent_run_id)
+    assert len(runs) == outcome.trials == 14
+    reasons = [r.data.tags["scalesearch.stop_reason"] for r in runs]
+    assert all(r.data.tags["scalesearch.role"] == "trial" for r in runs)
+    left = [r for r in runs if r.data.tags["scalesearch.stop_reason"].startswith(("left", "will not"))]
+    assert left, reasons  # the scheduler stopped trials off the frontier ...
+    for run in left:  # ... before their budget, and its curve in MLflow ends where it stopped
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "compute")]
+        assert steps == sorted(set(steps)) and run.data.metrics["compute"] < 1e21
+    # Some trial runs to the budget: the frontier at the top compute is somebody's curve.
+    assert max(r.data.metrics["compute"] for r in runs) == pytest.approx(1e21, rel=1e-6)
+    # Stopping early saves compute against training every trial to the budget.
+    assert outcome.spent_flops < 0.6 * outcome.trials * 1e21
+    # The frontier fit lands near the known truth (beta_opt 0.513): a loose check of the whole chain.
+    assert outcome.fit and outcome.fit["ok"]
+    assert abs(outcome.fit["beta"]["value"] - TRUTH.beta_opt) < 0.15
+    assert parent.data.metrics["search/trials"] > 0  # live fits logged on the parent
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"search": {"n_params": [1e9, 1e7]}}, "N_min <= N_max"),
+    ({"search": {"n_params": [1e7, 1e9], "stop": {"flops": 1e20}}}, "smaller than one trial"),
+    ({"search": {"n_params": [1e7, 1e9], "backend": "magic"}}, "search.backend"),
+    ({"domain": {"name": "klingon"}}, "unknown domain"),
+    ({"resources": {"cpus_per_worker": 64}}, "fit on no node"),
+])
+def test_bad_search_specs_fail_before_any_trial(tmp_path, ray_local, change, message):
+    spec = sim_spec("bad")
+    for key, value in change.items():
+        spec[key] = {**spec.get(key, {}), **value} if key != "domain" else value
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(Exception, match=message) as err:
+        run_search(parse_spec(spec), tracking_uri=uri, storage=tmp_path / "runs")
+    assert isinstance(err.value, (SpecError, ValueError))
+    assert not (tmp_path / "runs" / "bad").exists()  # nothing started
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _run_cli(args: list[str], cwd: Path, **kw) -> subprocess.Popen:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}", "RAY_ADDRESS": ""}
+    return subprocess.Popen([sys.executable, "-m", "scalesearch.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+
+
+def test_resume_after_the_driver_is_killed(tmp_path):
+    """SIGKILL a real driver mid-search; `scalesearch resume` finishes it with no duplicate runs and no gaps."""
+    spec = sim_spec("killed", max_concurrent_trials=2, initial_sizes=4)
+    spec["search"]["stop"]["max_trials"] = 6
+    spec["simulate"] = {"seconds_per_report": 0.15}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    driver = _run_cli(["run", "spec.yaml"], tmp_path)
+
+    def trial_runs():
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        return client.search_runs(experiments, filter_string="tags.`scalesearch.role` = 'trial'")
+
+    def some_done_some_running():
+        if not (tmp_path / "mlflow.db").exists():
+            return None
+        runs = trial_runs()
+        status = [r.data.tags.get("scalesearch.status") for r in runs]
+        return runs if len(status) - status.count("running") >= 1 and "running" in status else None
+
+    before = _wait_for(some_done_some_running, 240, "a finished trial and a running one")
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    done_before = {r.data.tags["scalesearch.trial_id"]: r.info.run_id for r in before
+                   if r.data.tags["scalesearch.status"] in ("finished", "stopped")}
+    points_before = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "compute")) for r in before}
+
+    resumed = _run_cli(["resume", "killed"], tmp_path)
+    out, _ = resumed.communicate(timeout=400)
+    assert resumed.returncode == 0, out[-3000:]
+    assert "ended" in out
+
+    runs = trial_runs()
+    trial_ids = [r.data.tags["scalesearch.trial_id"] for r in runs]
+    assert len(trial_ids) == len(set(trial_ids)) == 6  # one MLflow run per trial, none duplicated
+    schedule = np.array(report_points(1e-4 * 1e21, 1e21, 8))
+    for run in runs:
+        assert run.data.tags["scalesearch.status"] in ("finished", "stopped")
+        history = sorted(client.get_metric_history(run.info.run_id, "compute"), key=lambda m: m.step)
+        steps = [m.step for m in history]
+        assert steps == sorted(set(steps)), "duplicate points"
+        # No gaps: the logged reports are the job's schedule from its first point, every one of them.
+        np.testing.assert_allclose([m.value for m in history], schedule[:len(history)], rtol=1e-9)
+        if run.data.tags["scalesearch.trial_id"] in done_before:  # finished trials were not run again
+            assert len(history) == points_before[run.info.run_id]
+    # A trial that was running at the kill went on after the resume.
+    assert any(len(client.get_metric_history(r.info.run_id, "compute")) > points_before[r.info.run_id]
+               for r in runs if r.info.run_id in points_before and r.info.run_id not in done_before.values())
