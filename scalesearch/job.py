@@ -132,7 +132,7 @@ def run_job(spec: Spec, n_params: float | None = None, tracking_uri: str | None 
               reports_per_decade=spec.budget.reports_per_decade,
               first_report_fraction=spec.budget.first_report_fraction, tracking_uri=uri, cache_dir=str(root.parent))
     client = MlflowClient(uri)
-    run_id = start_run(client, spec.name, run_name=f"{domain.name}-N{cfg.n_params:.2g}",
+    run_id = start_run(client, spec.experiment, run_name=f"{domain.name}-N{cfg.n_params:.2g}",
                        params=job_params(job, domain.fingerprint(), domain.tokens_per_item),
                        tags={"scalesearch.role": "job", "scalesearch.status": "running"})
     job = Job(**{**job.__dict__, "run_id": run_id})

@@ -1,52 +1,74 @@
-"""The search report: fits per domain with CIs, the universality test, plots; HTML, Markdown, PNG and JSON.
+"""The scaling report of a search: fits per domain with CIs, universality, forecasts and interpretation, the
+multimodal and math checks, plots; written as HTML (one file, plots embedded), Markdown, PNGs and JSON.
 
-``build_report`` works on an in-memory table (the search calls it); ``report_from_mlflow`` reads a search back and
-logs the files on its parent run under ``report/``. The HTML embeds its PNGs as base64 so it is one file.
+``build_report`` works on an in-memory table (the search can call it); ``report_from_mlflow`` reads a search back
+from MLflow and logs the files on its parent run under ``report/``. Every analysis that cannot be done on the
+data (too few runs, metrics not logged, a fit that failed) is named in the report with its reason.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import LogNorm
 
 from scalesearch.fits.bootstrap import Estimate
+from scalesearch.fits.document import Document
 from scalesearch.fits.extrapolation import extrapolation_check
+from scalesearch.fits.forecast import entropy_and_kl, needed_for_reducible_loss, reducible_at
 from scalesearch.fits.inputs import FitFailedError, FitInputError, split_domains
 from scalesearch.fits.laws import LawFit, fit_law
+from scalesearch.fits.math_extrapolation import MathMetrics, extrapolation_vs_training
 from scalesearch.fits.mlflow_source import read_search
-from scalesearch.fits.universality import universality_test
+from scalesearch.fits.multimodal import CaptionMetrics, InformationResult, mutual_information
+from scalesearch.fits.plots import plot_domain, plot_exponents, plot_information, plot_math
+from scalesearch.fits.universality import UniversalityTest, universality_test
 
 PF_DAY = 8.64e19
 FAILURES = (FitInputError, FitFailedError)
+RULES = {"L(N) runs": "each run's best held-out loss, runs whose running-best loss fell < 2% over their last decade "
+                      "of compute (converged)",
+         "L(C)": "fitted to the frontier's lower-convex-hull vertices attained by sizes other than the smallest and "
+                 "largest, so it lies on or below the frontier",
+         "N_opt": "at each crossing of two runs on the frontier, the geometric mean of their sizes; pure power law",
+         "bootstrap": "frontier laws: runs simulated anew (smoothed curve + resampled residuals + a shift per run); "
+                      "L(N): runs resampled with replacement; 95% percentile intervals"}
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    n_bootstrap: int = 200
+    seed: int = 0
+    captions: CaptionMetrics = CaptionMetrics()
+    math: MathMetrics = MathMetrics()
+    targets: tuple[float, ...] = ()  # reducible losses (nats/token) to forecast; none: half the KL at C_max
 
 
 @dataclass
 class DomainReport:
     curves: pd.DataFrame
-    frontier: LawFit | str  # the fit, or why it failed
-    size: LawFit | str
-    extrapolation: dict | str
+    trials: pd.DataFrame
+    frontier: LawFit | None = None
+    size: LawFit | None = None
+    results: dict[str, object] = field(default_factory=dict)  # analysis -> its JSON-able result
+    not_done: dict[str, str] = field(default_factory=dict)  # analysis -> why it was not done
 
-
-def _attempt(make, *args):
-    try:
-        return make(*args)
-    except FAILURES as error:
-        return f"{type(error).__name__}: {error}"
+    def attempt(self, what: str, make: Callable, *args) -> object | None:
+        """``make(*args)``, or None with the reason recorded where the data cannot support it."""
+        try:
+            return make(*args)
+        except FAILURES as error:
+            self.not_done[what] = f"{type(error).__name__}: {error}"
+            return None
 
 
 def _ci(e: Estimate, scale: float = 1.0) -> str:
+    if not np.isfinite(e.value):
+        return "-"
     if not np.isfinite(e.se):
         return f"{e.value / scale:.3g}"
     return f"{e.value / scale:.3g} [{e.ci_low / scale:.3g}, {e.ci_high / scale:.3g}]"
@@ -57,159 +79,216 @@ def table1(domains: dict[str, DomainReport]) -> pd.DataFrame:
     rows = []
     for name, d in domains.items():
         row = {"domain": name}
-        if isinstance(d.size, LawFit):
+        if d.size is not None:
             e = d.size.estimates()
-            row.update({"L(N): L_inf": _ci(e["L_inf"]), "N0": _ci(e["N0"]), "alpha_N": _ci(e["alpha_N"])})
-        if isinstance(d.frontier, LawFit):
+            row |= {"L(N): L_inf": _ci(e["L_inf"]), "N0": _ci(e["N0"]), "alpha_N": _ci(e["alpha_N"])}
+        if d.frontier is not None:
             e = d.frontier.estimates()
-            row.update({"L(C): L_inf": _ci(e["L_inf"]), "C0 (PF-days)": _ci(e["C0"], PF_DAY),
-                        "alpha_C": _ci(e["alpha_C"]), "C_n (PF-days)": _ci(e["C_n"], PF_DAY), "beta": _ci(e["beta"])})
+            row |= {"L(C): L_inf": _ci(e["L_inf"]), "C0 (PF-days)": _ci(e["C0"], PF_DAY),
+                    "alpha_C": _ci(e["alpha_C"]), "C_n (PF-days)": _ci(e["C_n"], PF_DAY), "beta": _ci(e["beta"])}
         rows.append(row)
     return pd.DataFrame(rows).fillna("-")
 
 
-def _band(fit: LawFit, compute: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    if fit.bootstrap is None:
+def _tokens_per_item(trials: pd.DataFrame) -> dict[str, float] | None:
+    """The domain's tokens per item as its runs logged it; FitInputError if the runs disagree."""
+    if "tokens_per_item" not in trials.columns:
         return None
-    s = fit.bootstrap.samples.dropna()
-    curves = s["L_inf"].to_numpy()[:, None] + (s["C0"].to_numpy()[:, None] / compute) ** s["alpha_C"].to_numpy()[:, None]
-    return tuple(np.percentile(curves, [2.5, 97.5], axis=0)) if len(s) > 1 else None
+    found = {json.dumps(t, sort_keys=True) for t in trials["tokens_per_item"] if isinstance(t, dict) and t}
+    if len(found) > 1:
+        raise FitInputError(f"the runs log different tokens_per_item: {sorted(found)}")
+    return json.loads(found.pop()) if found else None
 
 
-def plot_domain(name: str, d: DomainReport, out: Path) -> list[Path]:
-    """Learning curves with the frontier and L(C) (CI band), N_opt(C), L(N) and residuals for one domain."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    (ax_curves, ax_nopt), (ax_size, ax_resid) = axes
-    norm = LogNorm(d.curves["n_params"].min(), d.curves["n_params"].max() * 1.0001)
-    for _, g in d.curves.sort_values("compute").groupby("run"):
-        ax_curves.plot(g["compute"], g["loss"], color=plt.cm.viridis(norm(g["n_params"].iat[0])), lw=1)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax_curves, label="N (non-embedding)")
-    if isinstance(d.frontier, LawFit):
-        est, frontier = d.frontier.estimator, d.frontier.estimator.frontier_
-        points = frontier.fit_points()
-        ax_curves.plot(frontier.compute, frontier.loss, "k--", lw=1, label="frontier (envelope)")
-        grid = np.geomspace(frontier.compute.min(), frontier.compute.max() * 10, 100)
-        ax_curves.plot(grid, est.predict(grid), "r", label="L(C) fit")
-        band = _band(d.frontier, grid)
-        if band is not None:
-            ax_curves.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
-        ax_nopt.scatter(points["compute"], points["n_params"], s=10, label="hull points")
-        ax_nopt.plot(grid, est.n_opt(grid), "r", label=f"N_opt ∝ C^{est.params_['beta']:.3f}")
-        ax_resid.scatter(points["compute"], np.log(points["loss"] / est.predict(points["compute"])), s=10,
-                         label="L(C) on hull points")
-    if isinstance(d.size, LawFit):
-        best = d.size.estimator.best_losses_
-        ax_size.scatter(best["n_params"], best["loss"], c=np.where(best["converged"], "C0", "0.7"), s=15)
-        n_grid = np.geomspace(best["n_params"].min(), best["n_params"].max() * 10, 100)
-        ax_size.plot(n_grid, d.size.estimator.predict(n_grid), "r",
-                     label=f"L(N), alpha_N={d.size.estimator.params_['alpha_N']:.3f} (grey: not converged)")
-    titles = ["learning curves, frontier, L(C)", "N_opt(C)", "L(N) from converged runs", "log residuals"]
-    for ax, title in zip(axes.flat, titles):
-        ax.set_xscale("log")
-        ax.set_title(f"{name}: {title}")
-        if ax is not ax_resid:
-            ax.set_yscale("log")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    for ax in (ax_curves, ax_nopt, ax_resid):
-        ax.set_xlabel("compute (FLOPs)")
-    ax_size.set_xlabel("N")
-    ax_resid.axhline(0, color="k", lw=0.5)
-    fig.tight_layout()
-    path = out / f"domain_{name}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
-
-
-def plot_exponents(tests: dict[str, object], out: Path) -> list[Path]:
-    """Each domain's exponent with its CI, and the shared value with its CI band."""
-    if not tests:
-        return []
-    fig, axes = plt.subplots(1, len(tests), figsize=(5 * len(tests), 4), squeeze=False)
-    for ax, (exponent, test) in zip(axes.flat, tests.items()):
-        names = list(test.per_domain)
-        values = np.array([test.per_domain[n].value for n in names])
-        low = values - np.array([test.per_domain[n].ci_low for n in names])
-        high = np.array([test.per_domain[n].ci_high for n in names]) - values
-        ax.errorbar(range(len(names)), values, yerr=[low, high], fmt="o")
-        ax.axhline(test.shared.value, color="r")
-        ax.axhspan(test.shared.ci_low, test.shared.ci_high, color="r", alpha=0.2)
-        ax.set_xticks(range(len(names)), names, rotation=30)
-        ax.set_title(f"{exponent}: shared {test.shared.value:.3f}, p = {test.p_value:.3g}")
-    fig.tight_layout()
-    path = out / "exponents.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
-
-
-def _json_of(d: DomainReport) -> dict:
-    as_dict = {"frontier": d.frontier, "size": d.size}
-    out = {k: v.to_dict() if isinstance(v, LawFit) else {"error": v} for k, v in as_dict.items()}
-    if isinstance(d.frontier, LawFit):
-        out["runs_on_frontier"] = d.frontier.estimator.frontier_.runs_on_frontier().to_dict("records")
-        out["excluded_runs"] = list(d.frontier.estimator.excluded_runs_)
-    out["extrapolation"] = d.extrapolation if isinstance(d.extrapolation, dict) else {"error": d.extrapolation}
+def interpretation(d: DomainReport, options: ReportOptions) -> dict:
+    """Entropy and KL (per token and item) at the largest compute, and forecasts for the target reducible losses."""
+    c_max = float(d.curves["compute"].max())
+    per_item = _tokens_per_item(d.trials)
+    out = {"entropy_and_kl": entropy_and_kl(d.frontier, c_max, per_item), "forecasts": []}
+    targets = options.targets or (reducible_at(d.frontier, c_max).value / 2,)
+    for target in targets:
+        needed = needed_for_reducible_loss(d.frontier, target)
+        out["forecasts"].append({"reducible_nats_per_token": target, **{k: e.to_dict() for k, e in needed.items()},
+                                 "beyond_data_decades": float(np.log10(needed["compute"].value / c_max))})
+        if d.size is not None:
+            out["forecasts"][-1]["n_params_converged"] = needed_for_reducible_loss(d.size, target)["n_params"].to_dict()
     return out
 
 
-def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, n_bootstrap: int = 200,
-                 seed: int = 0) -> Path:
-    """Fit every domain of ``curves``, test universality, and write report.html/.md/.json and PNGs to out_dir/name."""
+def information(d: DomainReport, options: ReportOptions) -> InformationResult | None:
+    captions = options.captions
+    if not {captions.captioned, captions.uncaptioned} & set(d.trials.columns):
+        return None
+    per_item = _tokens_per_item(d.trials) or {}
+    if "image" not in per_item:
+        raise FitInputError(f"I(text; image) needs the image's tokens: the runs' tokens_per_item {per_item} has no "
+                            "'image' part")
+    return mutual_information(d.trials, per_item["image"], captions, options.n_bootstrap, options.seed)
+
+
+def analyse_domain(name: str, curves: pd.DataFrame, trials: pd.DataFrame, options: ReportOptions) -> DomainReport:
+    d = DomainReport(curves, trials)
+    d.frontier = d.attempt("frontier", fit_law, curves, "frontier", options.n_bootstrap, options.seed, name)
+    d.size = d.attempt("size", fit_law, curves, "size", options.n_bootstrap, options.seed, name)
+    for what, make in (("extrapolation", lambda: extrapolation_check(curves, "frontier")),
+                       ("interpretation", lambda: interpretation(d, options) if d.frontier else None),
+                       ("mutual_information", lambda: information(d, options)),
+                       ("math", lambda: _math(d, options))):
+        result = d.attempt(what, make)
+        if result is not None:
+            d.results[what] = result
+    if d.frontier is None:
+        d.not_done.setdefault("interpretation", "needs the frontier fit")
+    return d
+
+
+def _math(d: DomainReport, options: ReportOptions) -> dict | None:
+    m = options.math
+    if not {m.extrapolate, m.interpolate} & set(d.trials.columns):
+        return None
+    return extrapolation_vs_training(d.trials, m)
+
+
+def _fits_json(d: DomainReport) -> dict:
+    out: dict[str, object] = {}
+    for law, fit in (("frontier", d.frontier), ("size", d.size)):
+        out[law] = fit.to_dict() if fit is not None else {"error": d.not_done.get(law)}
+    if d.frontier is not None:
+        frontier = d.frontier.estimator.frontier_
+        out["runs_on_frontier"] = frontier.runs_on_frontier().to_dict("records")
+        out["crossings"] = frontier.crossings().to_dict("records")
+        out["excluded_runs"] = list(d.frontier.estimator.excluded_runs_)
+    for what, result in d.results.items():
+        out[what] = result.to_dict() if isinstance(result, InformationResult) else result
+    out["not_done"] = d.not_done
+    return out
+
+
+def _interpretation_lines(name: str, result: dict) -> list[str]:
+    ek = result["entropy_and_kl"]
+    per_token = {k: Estimate(**ek[k]) for k in ("entropy_nats_per_token", "kl_nats_per_token")}
+    lines = [f"{name}: entropy of the data (L_inf of L(C)) {_ci(per_token['entropy_nats_per_token'])} nats/token"
+             + (f" = {_ci(Estimate(**ek['entropy_nats_per_item']))} nats/item ({ek['tokens_per_item']} tokens "
+                "per item)" if ek["entropy_nats_per_item"] else " (no tokens_per_item logged: per item not known)"),
+             f"{name}: KL of the best model from the data at the largest compute ({ek['at']:.3g} FLOPs) "
+             f"{_ci(per_token['kl_nats_per_token'])} nats/token"
+             + (f" = {_ci(Estimate(**ek['kl_nats_per_item']))} nats/item" if ek["kl_nats_per_item"] else "")]
+    for f in result["forecasts"]:
+        c = Estimate(**f["compute"])
+        line = (f"{name}: to bring the reducible loss to {f['reducible_nats_per_token']:.3g} nats/token takes "
+                f"C = {_ci(c)} FLOPs ({_ci(c, PF_DAY)} PF-days, {f['beyond_data_decades']:.1f} decades beyond the "
+                f"data), spent on N_opt = {_ci(Estimate(**f['n_params']))}")
+        if "n_params_converged" in f:
+            line += f"; by L(N) a converged model of N = {_ci(Estimate(**f['n_params_converged']))}"
+        lines.append(line)
+    return lines
+
+
+def _universality_table(tests: dict[str, UniversalityTest]) -> pd.DataFrame:
+    rows = []
+    for exponent, t in tests.items():
+        for domain in t.per_domain:
+            rows.append({"exponent": exponent, "domain": domain, "own value": _ci(t.per_domain[domain]),
+                         "deviation from shared": _ci(t.deviation[domain]),
+                         "shared (joint fit)": _ci(t.shared), "p (equal exponents)": f"{t.p_value:.3g}"})
+    return pd.DataFrame(rows)
+
+
+def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: ReportOptions = ReportOptions(),
+                 trials: pd.DataFrame | None = None) -> Path:
+    """Analyse every domain of ``curves`` (and ``trials``, one row per run with its last metrics, if given) and
+    write report.html, report.md, fits.json and the PNGs to ``out_dir/name``."""
     out = Path(out_dir) / name
     out.mkdir(parents=True, exist_ok=True)
-    domains = {
-        d: DomainReport(part, _attempt(fit_law, part, "frontier", n_bootstrap, seed, d),
-                        _attempt(fit_law, part, "size", n_bootstrap, seed, d),
-                        _attempt(extrapolation_check, part, "frontier"))
-        for d, part in split_domains(curves).items()}
-    fronts = {d: r.frontier for d, r in domains.items() if isinstance(r.frontier, LawFit)}
-    tests = {}
-    if len(fronts) >= 2 and n_bootstrap > 1:
-        tests = {e: universality_test(fronts, e) for e in ("beta", "alpha_C")}
-    pngs = [p for d, r in domains.items() for p in plot_domain(d, r, out)] + plot_exponents(tests, out)
-    summary = {"name": name, "bootstrap": {"resamples": n_bootstrap, "unit": "runs", "seed": seed},
-               "rules": {"L(N) runs": "running-best held-out loss fell < 2% over the run's last decade of compute",
-                         "L(C)": "fitted to the frontier's lower-convex-hull points from interior sizes",
-                         "N_opt": "sizes attaining those hull points, pure power law in log-log"},
-               "domains": {d: _json_of(r) for d, r in domains.items()},
-               "universality": {e: t.to_dict() for e, t in tests.items()}}
-    (out / "fits.json").write_text(json.dumps(summary, indent=2, default=float))
-    table = table1(domains)
-    lines = [f"# Scaling report: {name}", "", "## Per-domain fits (Henighan Table 1 layout, 95% CIs)", "",
-             table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False), ""]
-    for e, t in tests.items():
-        verdict = "rejected" if t.rejected else "not rejected"
-        lines += [(f"Universality of {e}: shared {_ci(t.shared)}, Q = {t.q_statistic:.2f} on "
-                   f"{t.degrees_of_freedom} dof, p = {t.p_value:.3g} ({verdict} at 5%)"), ""]
+    trials = trials if trials is not None else curves.groupby("run", as_index=False).first()
+    trial_parts = split_domains(trials) if "domain" in trials.columns else {}
+    domains = {d: analyse_domain(d, part, trial_parts.get(d, trials.iloc[:0]), options)
+               for d, part in split_domains(curves).items()}
+    fronts = {d: r.frontier.estimator for d, r in domains.items() if r.frontier is not None}
+    tests: dict[str, UniversalityTest] = {}
+    universality_note = None
+    if len(domains) >= 2:
+        try:
+            tests = universality_test(fronts, options.n_bootstrap, options.seed)
+        except FAILURES as error:
+            universality_note = f"not tested: {error}"
+
+    doc = Document(f"Scaling report: {name}")
+    doc.paragraph(f"{curves['run'].nunique()} runs in {len(domains)} domain(s); bootstrap: {options.n_bootstrap} "
+                  f"resamples, seed {options.seed}.")
+    doc.items([f"{k}: {v}" for k, v in RULES.items()])
+    doc.heading("Per-domain fits (Henighan et al. 2020, Table 1 layout; 95% CIs; C in PF-days)")
+    doc.table(table1(domains))
+    if tests or universality_note:
+        doc.heading("Universal exponents across domains")
+        if tests:
+            doc.items([t.verdict() for t in tests.values()])
+            doc.table(_universality_table(tests))
+            doc.image(plot_exponents(tests, out))
+        else:
+            doc.paragraph(universality_note)
+    _section(doc, "Entropy, KL and forecasts",
+             [line for d, r in domains.items() if "interpretation" in r.results
+              for line in _interpretation_lines(d, r.results["interpretation"])])
+    _section(doc, "Extrapolation check: fitted without the two largest sizes",
+             [f"{d}: {part} error on held-out points: mean {e['mean_abs_rel_error']:.2%}, max "
+              f"{e['max_abs_rel_error']:.2%} over {e['points']} points"
+              for d, r in domains.items() if "extrapolation" in r.results
+              for part, e in r.results["extrapolation"].items() if part in ("loss", "n_opt")])
+    informations = {d: r.results["mutual_information"] for d, r in domains.items() if "mutual_information" in r.results}
+    if informations:
+        doc.heading("Mutual information of caption and image")
+        doc.items([f"{d}: I(text; image) = {_ci(i.mutual_information_fit['lambda'])} x log(N / "
+                   f"{_ci(i.mutual_information_fit['N_c'])}) nats per image; Infogain = "
+                   f"{_ci(i.infogain_fit['lambda'])} x log(N / {_ci(i.infogain_fit['N_c'])})"
+                   for d, i in informations.items()])
+        doc.image(plot_information(informations, out))
+    maths = {d: r for d, r in domains.items() if "math" in r.results}
+    if maths:
+        doc.heading("Math: extrapolation loss against training loss")
+        for d, r in maths.items():
+            for split, result in r.results["math"].items():
+                b = Estimate(**result["slope_vs_train_loss"])
+                c = Estimate(**result["slope_vs_n_params_at_equal_train_loss"])
+                doc.paragraph(f"{d}, {split} ({result['metric']}, {result['runs']} runs): log loss = a + b log "
+                              f"(training loss) + c log N with b = {_ci(b)} and c = {_ci(c)}; "
+                              + ("at equal training loss N adds nothing measurable (the CI of c holds 0)."
+                                 if c.contains(0.0) else "N matters beyond the training loss (the CI of c excludes 0)."))
+            targets = {s: res["metric"] for s, res in r.results["math"].items()}
+            doc.image(plot_math(d, r.trials, options.math.train, targets, out))
+    doc.heading("Plots per domain")
     for d, r in domains.items():
-        for label, part in (("frontier", r.frontier), ("size", r.size), ("extrapolation", r.extrapolation)):
-            if isinstance(part, str):
-                lines.append(f"- {d} {label}: {part}")
-    lines += [""] + [f"![{p.stem}]({p.name})" for p in pngs]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
-    images = "".join(f'<h3>{html.escape(p.stem)}</h3><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
-                     f'{base64.b64encode(p.read_bytes()).decode()}"/>' for p in pngs)
-    notes = "".join(f"<p>{html.escape(line)}</p>" for line in lines if line and not line.startswith(("#", "![", "|")))
-    (out / "report.html").write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}</title></head><body>"
-        f"<h1>Scaling report: {html.escape(name)}</h1>{table.to_html(index=False)}{notes}{images}</body></html>")
+        doc.image(plot_domain(d, r.curves, r.frontier, r.size, out))
+    _section(doc, "Not computed, and why",
+             [f"{d} {what}: {why}" for d, r in domains.items() for what, why in r.not_done.items()])
+
+    summary = {"name": name, "runs": int(curves["run"].nunique()),
+               "bootstrap": {"resamples": options.n_bootstrap, "seed": options.seed}, "rules": RULES,
+               "metrics": {"captions": vars(options.captions), "math": vars(options.math)},
+               "domains": {d: _fits_json(r) for d, r in domains.items()},
+               "universality": {e: t.to_dict() for e, t in tests.items()} or universality_note}
+    (out / "fits.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    (out / "report.md").write_text(doc.markdown())
+    (out / "report.html").write_text(doc.html())
     return out
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _section(doc: Document, title: str, lines: list[str]) -> None:
+    if lines:
+        doc.heading(title)
+        doc.items(lines)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def report_from_mlflow(experiment: str, tracking_uri: str | None = None, out_dir: str | Path = "reports",
-                       n_bootstrap: int = 200, seed: int = 0) -> Path:
+                       options: ReportOptions = ReportOptions()) -> Path:
     """Read the search ``experiment``, build its report, and log the files on the parent run under report/."""
     search = read_search(experiment, tracking_uri)
-    out = build_report(search.curves, out_dir, experiment, n_bootstrap, seed)
+    out = build_report(search.curves, out_dir, experiment, options, search.trials)
     search.client.log_artifacts(search.parent_run_id, str(out), artifact_path="report")
     return out

@@ -180,6 +180,8 @@ class SimulateSpec(Section):
 
 class TrackingSpec(Section):
     uri: str | None = Field(None, description="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db")
+    experiment: str | None = Field(None, description="MLflow experiment; default the spec's name. Searches "
+                                                     "of several domains share one to be compared in one report")
 
 
 class Spec(Section):
@@ -192,6 +194,10 @@ class Spec(Section):
     tracking: TrackingSpec = TrackingSpec()
     search: SearchSpec | None = None
     simulate: SimulateSpec = SimulateSpec()
+
+    @property
+    def experiment(self) -> str:
+        return self.tracking.experiment or self.name
 
     @model_validator(mode="after")
     def _batch_splits_over_workers(self) -> Spec:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from scalesearch.data.domain import DataError, Domain, Sequences
 from scalesearch.data.image import ImageDomain
 from scalesearch.data.mathematics import MathDomain
-from scalesearch.data.shards import TokenSplit, load_split, prepare
+from scalesearch.data.shards import load_split, prepare
 from scalesearch.data.text import TextDomain
 from scalesearch.data.text_image import TextImageDomain
 from scalesearch.data.video import VideoDomain
@@ -22,9 +23,10 @@ def make_domain(name: str, **options: Any) -> Domain:
     if name not in DOMAINS:
         raise DataError(f"unknown domain {name!r}; known domains: {', '.join(sorted(DOMAINS))}")
     try:
-        return DOMAINS[name](**options)
+        inspect.signature(DOMAINS[name]).bind(**options)
     except TypeError as err:
         raise DataError(f"domain {name!r}: bad options {sorted(options)} ({err})") from err
+    return DOMAINS[name](**options)
 
 
-__all__ = ["DOMAINS", "DataError", "Domain", "Sequences", "TokenSplit", "load_split", "make_domain", "prepare"]
+__all__ = ["DOMAINS", "DataError", "Domain", "Sequences", "load_split", "make_domain", "prepare"]

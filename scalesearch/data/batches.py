@@ -11,39 +11,48 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from scalesearch.data.shards import TokenSplit
+from scalesearch.data.domain import Sequences
+
+
+def as_tensors(tokens: np.ndarray, parts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int64 tokens, uint8 parts) tensors of rows held in the shards' narrow dtype."""
+    return torch.from_numpy(tokens.astype(np.int64)), torch.from_numpy(np.ascontiguousarray(parts))
 
 
 class BatchSampler:
-    def __init__(self, split: TokenSplit, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(self, split: Sequences, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1):
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} must divide evenly over {world_size} workers")
         self.split, self.batch_size, self.seed = split, batch_size, seed
         self.rank, self.world_size = rank, world_size
-        self._epoch, self._order = -1, np.empty(0, dtype=np.int64)
+        self._orders: dict[int, np.ndarray] = {}
 
-    def _rows(self, step: int) -> np.ndarray:
-        n = len(self.split)
-        start = step * self.batch_size
-        rows = np.empty(self.batch_size, dtype=np.int64)
-        for i in range(self.batch_size):  # a batch may straddle two epochs
-            epoch, offset = divmod(start + i, n)
-            if epoch != self._epoch:
-                self._epoch = epoch
-                self._order = np.random.default_rng((self.seed, epoch)).permutation(n)
-            rows[i] = self._order[offset]
+    def _order(self, epoch: int) -> np.ndarray:
+        if epoch not in self._orders:
+            self._orders = {e: o for e, o in self._orders.items() if e == epoch - 1}  # steps move forward
+            self._orders[epoch] = np.random.default_rng((self.seed, epoch)).permutation(len(self.split))
+        return self._orders[epoch]
+
+    def rows(self, step: int) -> np.ndarray:
+        """The row indices of this rank's share of global batch ``step``."""
         local = self.batch_size // self.world_size
-        return rows[self.rank * local:(self.rank + 1) * local]
+        start = step * self.batch_size + self.rank * local
+        epochs, offsets = np.divmod(np.arange(start, start + local), len(self.split))
+        rows = np.empty(local, dtype=np.int64)
+        for epoch in np.unique(epochs):  # a batch may straddle epochs
+            here = epochs == epoch
+            rows[here] = self._order(int(epoch))[offsets[here]]
+        return rows
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(tokens, parts) of this rank's share of global batch ``step``, as int64 / uint8 tensors."""
-        rows = self._rows(step)
-        return torch.from_numpy(self.split.tokens[rows]), torch.from_numpy(self.split.parts[rows])
+        rows = self.rows(step)
+        return as_tensors(self.split.tokens[rows], self.split.parts[rows])
 
 
-def fixed_batches(split: TokenSplit, batch_size: int, limit: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``limit`` sequences of a split in batches: the fixed held-out set every report evaluates."""
-    n = min(limit, len(split))
-    return [(torch.from_numpy(split.tokens[i:min(i + batch_size, n)]),
-             torch.from_numpy(split.parts[i:min(i + batch_size, n)]))
-            for i in range(0, n, batch_size)]
+def fixed_batches(split: Sequences, batch_size: int, limit: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``limit`` sequences spread evenly over a split, in batches: the fixed held-out set every report evaluates.
+    Spread, not the first ``limit``, because splits are stored in source order (photograph by photograph)."""
+    rows = np.unique(np.linspace(0, len(split) - 1, min(limit, len(split))).round().astype(np.int64))
+    return [as_tensors(split.tokens[rows[i:i + batch_size]], split.parts[rows[i:i + batch_size]])
+            for i in range(0, len(rows), batch_size)]

@@ -4,7 +4,7 @@ and decode a few sequences back to what a person can check (images as PNG files,
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,9 @@ import yaml
 from PIL import Image
 
 from scalesearch.data import DOMAINS, DataError, make_domain, prepare
-from scalesearch.data.domain import SPLITS, Domain
+from scalesearch.data.domain import Domain
+from scalesearch.data.shards import read_meta
+from scalesearch.spec import SpecError, load_spec
 
 OK, BAD_INPUT = 0, 2
 
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = data.add_subparsers(dest="data_command", required=True)
 
     prep = commands.add_parser("prepare", help="materialise the shards of the domain a spec names (cached)")
-    prep.add_argument("spec", type=Path, help="a YAML spec with a `domain: {name: ..., options: {...}}` section")
+    prep.add_argument("spec", type=Path, help="a job or search spec; its `domain:` section is prepared")
     prep.add_argument("--cache", type=Path, default=None, help="cache folder (default $SCALESEARCH_CACHE or "
                                                                 "./.scalesearch/data)")
     prep.set_defaults(func=prepare_command)
@@ -33,43 +35,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("domain", choices=sorted(DOMAINS))
     show.add_argument("--options", nargs="*", default=[], metavar="KEY=VALUE",
                       help="domain options; values are read as YAML (resolution=16, modules=[arithmetic])")
-    show.add_argument("--split", default="heldout", help="train, heldout or one of the domain's eval splits")
+    show.add_argument("--split", default="heldout", help="train, heldout or one of the domain's eval splits "
+                                                          "(math: interpolate, extrapolate, sweep_s01..sweep_s19)")
     show.add_argument("--n", type=int, default=4, help="how many sequences")
     show.add_argument("--out", type=Path, default=Path("data-show"), help="folder for the PNG files")
     show.set_defaults(func=show_command)
 
 
-def domain_section(spec_path: Path) -> tuple[str, dict[str, Any]]:
-    """(name, options) of the spec's ``domain:`` section. Stands in for the spec loader (``scalesearch.spec``)."""
-    try:
-        spec = yaml.safe_load(spec_path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise DataError(f"{spec_path}: cannot read the spec ({err})") from err
-    domain = spec.get("domain") if isinstance(spec, dict) else None
-    if not isinstance(domain, dict) or not isinstance(domain.get("name"), str):
-        raise DataError(f"{spec_path}: expected a section `domain: {{name: <one of {sorted(DOMAINS)}>, options: "
-                        f"{{...}}}}`, found {domain!r}")
-    options = domain.get("options") or {}
-    if not isinstance(options, dict):
-        raise DataError(f"{spec_path}: domain.options must be a mapping, found {options!r}")
-    return domain["name"], options
-
-
 def prepare_command(args: argparse.Namespace) -> int:
     try:
-        name, options = domain_section(args.spec)
-        domain = make_domain(name, **options)
+        section = load_spec(args.spec).domain
+        domain = make_domain(section.name, **section.options)
         root = prepare(domain, args.cache)
-    except DataError as err:
-        print(f"error: {err}")
+        meta = read_meta(root)
+    except (DataError, SpecError) as err:
+        print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
-    counts = ", ".join(f"{split} {n}" for split, n in _meta_counts(root).items())
-    print(f"{name}: shards in {root} (sequences: {counts}; {domain.item_errors.count} bad items skipped)")
+    counts = ", ".join(f"{split} {n}" for split, n in meta["sequences"].items())
+    dropped = sum(meta["dropped_as_in_train"].values())
+    print(f"{section.name}: shards in {root}\n  sequences: {counts}\n  {meta['skipped_items']} bad source items "
+          f"skipped, {dropped} held-out sequences dropped as copies of train ones")
     return OK
-
-
-def _meta_counts(root: Path) -> dict[str, int]:
-    return json.loads((root / "meta.json").read_text())["sequences"]
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -85,11 +71,11 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 def show_command(args: argparse.Namespace) -> int:
     try:
         domain = make_domain(args.domain, **parse_options(args.options))
-        if args.split not in (*SPLITS, *domain.eval_splits()):
-            raise DataError(f"{args.domain} has no split {args.split!r}; it has {[*SPLITS, *domain.eval_splits()]}")
+        if args.split not in domain.splits():
+            raise DataError(f"{args.domain} has no split {args.split!r}; it has {domain.splits()}")
         shown = show_sequences(domain, args.split, args.n, args.out)
     except DataError as err:
-        print(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
         return BAD_INPUT
     print(f"{args.domain} ({args.split}): vocab {domain.vocab_size}, seq_len {domain.seq_len}, parts "
           f"{domain.parts}; {shown} sequences shown")

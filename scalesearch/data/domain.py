@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 SPLITS = ("train", "heldout")
+SHARD_FORMAT = 2  # the layout of shards and meta.json: a change rebuilds old caches rather than misread them
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +31,37 @@ class DataError(ValueError):
 
 
 class ItemErrors:
-    """Bad items of a source (an undecodable image, a row of the wrong shape): each is logged and counted, and
-    preparation stops at the first one only in strict mode, so one bad file does not sink a large dataset."""
+    """Bad items of a source (an undecodable image, a row of the wrong shape): each is logged once and counted
+    once, however many splits meet it, and preparation stops at the first one only in strict mode, so one bad
+    file does not sink a large dataset."""
 
     shown = 10  # warnings logged one by one; the rest only counted
 
     def __init__(self, strict: bool = False):
-        self.strict, self.count = strict, 0
+        self.strict = strict
+        self.places: set[str] = set()
+
+    @property
+    def count(self) -> int:
+        return len(self.places)
 
     def report(self, where: str, problem: str) -> None:
         message = f"{where}: {problem}"
         if self.strict:
             raise DataError(message + " (strict mode: stopping)")
-        self.count += 1
+        if where in self.places:
+            return
+        self.places.add(where)
         if self.count <= self.shown:
             log.warning("skipping bad item %s", message)
+        elif self.count == self.shown + 1:
+            log.warning("more bad items: counted, not shown one by one")
 
 
 @dataclass(frozen=True)
 class Sequences:
-    """A block of sequences: ``tokens`` int64 [n, seq_len + 1], ``parts`` uint8 of the same shape."""
+    """Sequences of one split, or a block of them: integer ``tokens`` [n, seq_len + 1] (int64 as generated,
+    as stored when read back: uint16 for vocabularies up to 65535) and ``parts`` uint8 of the same shape."""
 
     tokens: np.ndarray
     parts: np.ndarray
@@ -57,7 +69,8 @@ class Sequences:
     def __post_init__(self) -> None:
         if self.tokens.ndim != 2 or self.tokens.shape != self.parts.shape:
             raise ValueError(
-                f"tokens {self.tokens.shape} and parts {self.parts.shape} must be equal 2-D shapes [n, seq_len + 1]"
+                f"tokens {self.tokens.shape} and parts {self.parts.shape} must be equal 2-D shapes "
+                "[n, seq_len + 1]"
             )
 
     def __len__(self) -> int:
@@ -71,7 +84,7 @@ class Domain(ABC):
     vocab_size: int
     seq_len: int
     parts: tuple[str, ...] = ("all",)
-    tokens_per_item: dict[str, float] = {}
+    tokens_per_item: dict[str, float]  # counted tokens of each part per item: nats/item = nats/token x this
     strict: bool = False
 
     @cached_property
@@ -80,18 +93,29 @@ class Domain(ABC):
         return ItemErrors(self.strict)
 
     def eval_splits(self) -> list[str]:
-        """Extra named splits the training job evaluates besides "heldout" and logs as ``eval/<split>_loss``
-        (math: interpolation and extrapolation difficulties). ``prepare`` stores them like the others."""
+        """Named held-out splits to evaluate at every report besides "heldout", logged as ``eval/<split>_loss``
+        and per part ``eval/<split>_loss/<part>`` (math: the interpolation and extrapolation difficulties;
+        text_image: each image with and without its caption, for I(text; image))."""
         return []
+
+    def final_eval_splits(self) -> list[str]:
+        """Named held-out splits to evaluate once, at the end of a job, logged like ``eval_splits`` (math: the
+        sweep over difficulties 1..19, 19 splits too many to evaluate at every report)."""
+        return []
+
+    def splits(self) -> list[str]:
+        """Every split ``prepare`` stores: train, heldout, the eval splits and the final eval splits."""
+        return [*SPLITS, *self.eval_splits(), *self.final_eval_splits()]
 
     @abstractmethod
     def options(self) -> dict[str, Any]:
-        """Everything that decides the tokens (source identity and options), for the cache fingerprint."""
+        """Everything that decides the tokens (source identity and every option that changes them, even ones
+        ``seq_len`` seems to imply: 4 frames of 16x16 and 16 frames of 8x8 have the same length), for the cache
+        fingerprint."""
 
     @abstractmethod
     def generate(self, split: str) -> Iterator[Sequences]:
-        """Yield the sequences of ``split`` ("train", "heldout" or one of ``eval_splits()``) in blocks,
-        deterministically."""
+        """Yield the sequences of ``split`` (one of ``splits()``) in blocks, deterministically."""
 
     def decode(self, tokens: np.ndarray) -> str:
         """A person-readable rendering of one sequence, for ``scalesearch data show``."""
@@ -103,9 +127,11 @@ class Domain(ABC):
         return None
 
     def fingerprint(self) -> str:
-        """A short hash of the domain's name, options and encoding version: the cache key of its shards."""
+        """A short hash of the domain's name, options (with its own encoding version) and the shard format: the
+        cache key of its shards."""
         payload = json.dumps(
-            {"domain": self.name, "seq_len": self.seq_len, "vocab_size": self.vocab_size, **self.options()},
+            {"domain": self.name, "seq_len": self.seq_len, "vocab_size": self.vocab_size, "format": SHARD_FORMAT,
+             **self.options()},
             sort_keys=True,
             default=str,
         )

@@ -98,7 +98,8 @@ def comparison(rng: random.Random, s: int) -> tuple[str, str]:
         (p, q), (r, t) = ((integer(rng, digits), integer(rng, digits, signed=False)) for _ in range(2))
         if Fraction(p, q) != Fraction(r, t):
             break
-    return f"Which is greater: {p}/{q} or {r}/{t}?", f"{p}/{q}" if Fraction(p, q) > Fraction(r, t) else f"{r}/{t}"
+    greater = f"{p}/{q}" if Fraction(p, q) > Fraction(r, t) else f"{r}/{t}"
+    return f"Which is greater: {p}/{q} or {r}/{t}?", greater
 
 
 MODULES: dict[str, Callable[[random.Random, int], tuple[str, str]]] = {
@@ -117,12 +118,11 @@ class MathDomain(Domain):
     parts = ("answer",)
 
     def __init__(self, seq_len: int = 256, train_problems: int = 100_000, heldout_problems: int = 2000,
-                 eval_problems: int = 500, modules: list[str] | None = None, seed: int = 0,
-                 block_rows: int = 4096):
+                 eval_problems: int = 500, modules: list[str] | None = None, seed: int = 0):
         unknown = set(modules or ()) - set(MODULES)
         if unknown:
             raise DataError(f"math: unknown modules {sorted(unknown)}; known: {sorted(MODULES)}")
-        self.seq_len, self.seed, self.block_rows = seq_len, seed, block_rows
+        self.seq_len, self.seed = seq_len, seed
         self.modules = sorted(modules or MODULES)
         self.sizes = {"train": train_problems, "heldout": heldout_problems, "eval": eval_problems}
 
@@ -130,7 +130,10 @@ class MathDomain(Domain):
         return {"sizes": self.sizes, "modules": self.modules, "seed": self.seed, "version": 1}
 
     def eval_splits(self) -> list[str]:
-        return ["interpolate", "extrapolate", *(f"sweep_s{s:02d}" for s in SWEEP)]
+        return ["interpolate", "extrapolate"]
+
+    def final_eval_splits(self) -> list[str]:
+        return [f"sweep_s{s:02d}" for s in SWEEP]
 
     def difficulty(self, split: str) -> Callable[[random.Random], int]:
         """How ``split`` draws the difficulty of each problem."""
@@ -139,7 +142,7 @@ class MathDomain(Domain):
         fixed = {"interpolate": INTERPOLATE, "extrapolate": EXTRAPOLATE,
                  **{f"sweep_s{s:02d}": s for s in SWEEP}}
         if split not in fixed:
-            raise DataError(f"math: no split {split!r}; splits are train, heldout and {self.eval_splits()}")
+            raise DataError(f"math: no split {split!r}; the splits are {self.splits()}")
         return lambda rng: fixed[split]
 
     def problems(self, split: str) -> list[tuple[str, str]]:
@@ -174,7 +177,7 @@ class MathDomain(Domain):
         return {"answer": sum(map(len, answers)) / max(1, len(answers))}
 
     def generate(self, split: str) -> Iterator[Sequences]:
-        yield from blocks(self._pack(self.problems(split)), self.block_rows)
+        yield from blocks(self._pack(self.problems(split)))
 
     def _pack(self, problems: list[tuple[str, str]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Whole problems packed greedily into rows of ``seq_len + 1`` characters."""

@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from scalesearch.data.domain import SPLITS, DataError, ItemErrors, Sequences
 
+BLOCK_TOKENS = 1 << 20  # a domain yields its sequences in blocks of about this many tokens (8 MB as int64)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 # Colour photographs inside the scikit-learn and scikit-image wheels (not fetched at run time): real scenes,
@@ -32,35 +33,44 @@ SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_fie
                   "motorcycle_left.png", "motorcycle_right.png", "retina.jpg", "rocket.jpg")
 
 
-def content_hash(content: bytes) -> int:
-    return int.from_bytes(hashlib.sha1(content).digest()[:8], "big")
-
-
-def is_heldout(content: bytes, heldout_every: int) -> bool:
-    """1 in ``heldout_every`` items go to held-out, chosen by content: identical items land in the same split
-    and the split does not move when items are added."""
-    return content_hash(content) % heldout_every == 0
+def check_heldout_every(heldout_every: int, domain: str) -> None:
+    if not isinstance(heldout_every, int) or heldout_every < 2:
+        raise DataError(f"{domain}: heldout_every must be an integer >= 2 (1 in heldout_every items is held out), "
+                        f"got {heldout_every!r}")
 
 
 def in_split(content: bytes, split: str, heldout_every: int) -> bool:
-    """Whether an item belongs to ``split`` ("train" or "heldout")."""
+    """Whether an item belongs to ``split`` ("train" or "heldout"). 1 in ``heldout_every`` items go to held-out,
+    chosen by a hash of their content: identical items land in the same split, and the split of an item does
+    not move when others are added."""
     if split not in SPLITS:
         raise DataError(f"no split {split!r} here; the splits are {SPLITS}")
-    return is_heldout(content, heldout_every) == (split == "heldout")
+    digest = int.from_bytes(hashlib.sha1(content).digest()[:8], "big")
+    return (digest % heldout_every == 0) == (split == "heldout")
 
 
-def blocks(rows: Iterable[tuple[np.ndarray, np.ndarray]], block_rows: int) -> Iterator[Sequences]:
-    """Group (tokens, parts) rows of equal length into ``Sequences`` blocks of up to ``block_rows``."""
+def rows_per_block(width: int) -> int:
+    """How many sequences of ``width`` tokens make a block of about ``BLOCK_TOKENS``."""
+    return max(1, BLOCK_TOKENS // width)
+
+
+def blocks(rows: Iterable[tuple[np.ndarray, np.ndarray]]) -> Iterator[Sequences]:
+    """Group (tokens, parts) rows of equal length into ``Sequences`` blocks of about ``BLOCK_TOKENS`` tokens."""
     tokens: list[np.ndarray] = []
     parts: list[np.ndarray] = []
     for row_tokens, row_parts in rows:
         tokens.append(row_tokens)
         parts.append(row_parts)
-        if len(tokens) == block_rows:
+        if len(tokens) == rows_per_block(len(row_tokens)):
             yield Sequences(np.stack(tokens).astype(np.int64), np.stack(parts).astype(np.uint8))
             tokens, parts = [], []
     if tokens:
         yield Sequences(np.stack(tokens).astype(np.int64), np.stack(parts).astype(np.uint8))
+
+
+def source_identity(source: str, shipped: tuple[str, ...]) -> str | list[Any]:
+    """A shipped source by its name, a user's file or folder by ``file_identity``."""
+    return source if source in shipped else file_identity(source)
 
 
 def file_identity(path: str | Path) -> list[Any]:
@@ -71,8 +81,25 @@ def file_identity(path: str | Path) -> list[Any]:
     return [str(path), path.stat().st_size, path.stat().st_mtime_ns]
 
 
-def read_parquet(path: str | Path, columns: list[str]) -> pa.Table:
-    """The named columns of a user's Parquet file, or a ``DataError`` saying what is missing or broken."""
+COLUMN_KINDS = {
+    "bytes": ("encoded image bytes", lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t)),
+    "integers": ("(nested) lists of integers",
+                 lambda t: t != innermost_type(t) and pa.types.is_integer(innermost_type(t))),
+    "strings": ("strings", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+}
+
+
+def innermost_type(column_type: pa.DataType) -> pa.DataType:
+    """The value type inside any nesting of lists (``list<list<uint8>>`` -> ``uint8``)."""
+    while isinstance(column_type, (pa.ListType, pa.LargeListType, pa.FixedSizeListType)):
+        column_type = column_type.value_type
+    return column_type
+
+
+def read_parquet(path: str | Path, columns: dict[str, tuple[str, ...]]) -> pa.Table:
+    """The named columns of a user's Parquet file, each of one of the accepted kinds of ``COLUMN_KINDS``, or a
+    ``DataError`` saying what is missing, broken or of the wrong type (a column has one type for all rows, so a
+    wrong one is an error about the file, not a bad item)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such Parquet file")
@@ -80,11 +107,15 @@ def read_parquet(path: str | Path, columns: list[str]) -> pa.Table:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"{path}: not a readable Parquet file ({err})") from err
-    missing = [c for c in columns if c not in schema.names]
-    if missing:
-        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {schema.names}")
+    for column, kinds in columns.items():
+        if column not in schema.names:
+            raise DataError(f"{path}: no column {column!r}; the file has columns {schema.names}")
+        column_type = schema.field(column).type
+        if not any(COLUMN_KINDS[kind][1](column_type) for kind in kinds):
+            expected = " or ".join(COLUMN_KINDS[kind][0] for kind in kinds)
+            raise DataError(f"{path}: column {column!r} holds {column_type}, expected {expected}")
     try:
-        return pq.read_table(path, columns=columns)
+        return pq.read_table(path, columns=list(columns))
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"{path}: corrupt Parquet data ({err})") from err
 
@@ -97,12 +128,18 @@ def parquet_metadata(path: str | Path) -> dict[str, str]:
 
 def as_array(value: object, where: str, errors: ItemErrors, shape: tuple[int, ...] | None = None,
              ndim: int | None = None) -> np.ndarray | None:
-    """A Parquet cell holding numbers (nested lists, or a flat list reshaped to ``shape``) as an array, or None
-    after reporting why it cannot be one."""
+    """A Parquet cell holding integers (nested lists, or a flat list reshaped to ``shape``) as an array, or None
+    after reporting why it cannot be one. Floats are refused, not cast: pixels scaled to [0, 1] would
+    silently become black images."""
+    if value is None:
+        errors.report(where, "is null, expected an array")
+        return None
     try:
         array = np.asarray(value)
-        if array.dtype == object or not np.issubdtype(array.dtype, np.number):
-            raise ValueError(f"holds {array.dtype} values, not numbers (or ragged nested lists)")
+        if array.size == 0:
+            raise ValueError("it is empty")
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"holds {array.dtype} values, expected integers")
         if shape is not None and array.ndim == 1:
             array = array.reshape(shape)
     except ValueError as err:
@@ -161,14 +198,15 @@ def iter_images(source: str | Path, column: str, errors: ItemErrors) -> Iterator
             if pixels is not None:
                 yield str(path), pixels
         return
-    table = read_parquet(source, [column])
+    table = read_parquet(source, {column: ("bytes", "integers")})
     for row, value in enumerate(table.column(column).to_pylist()):
         pixels = decode_image(value, f"{source} row {row} column {column!r}", errors)
         if pixels is not None:
             yield f"{source}:{row}", pixels
 
 
-def resize(image: np.ndarray | Image.Image, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def resize(image: np.ndarray | Image.Image, size: int, box: tuple[int, int, int, int] | None = None
+           ) -> np.ndarray:
     """The square ``box`` (left, top, right, bottom; default the whole image) resampled to ``size`` x ``size``
     with antialiasing: a box-filter reduction by an integer factor, then Lanczos (PIL's ``reducing_gap``)."""
     if isinstance(image, np.ndarray):
@@ -197,6 +235,7 @@ def shipped_photographs() -> tuple[tuple[str, Image.Image], ...]:
     return tuple(photos)
 
 
+@functools.cache
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1797 handwritten digits as RGB images (n x 8 x 8 x 3 uint8, ink white on black) and
     their labels: real 8x8 images with a known class, for downstream classification and captions."""
@@ -204,4 +243,6 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
     data = load_digits()
     grey = np.rint(data.images * (255 / 16)).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=-1), data.target.astype(np.int64)
+    images, labels = np.repeat(grey[..., None], 3, axis=-1), data.target.astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False  # shared by every caller (cached)
+    return images, labels

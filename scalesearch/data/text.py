@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from scalesearch.data.domain import DataError, Domain, Sequences
-from scalesearch.data.sources import file_identity, in_split, read_parquet
+from scalesearch.data.sources import (
+    check_heldout_every,
+    file_identity,
+    in_split,
+    read_parquet,
+    rows_per_block,
+)
 
 STDLIB_SKIPPED = {"site-packages", "test", "tests", "idle_test"}  # test suites: code, not prose
 
@@ -42,7 +48,8 @@ def module_docstrings(path: Path) -> str:
         warnings.simplefilter("ignore")
         tree = ast.parse(path.read_bytes())
     nodes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-    return "\n\n".join(doc for node in ast.walk(tree) if isinstance(node, nodes) and (doc := ast.get_docstring(node)))
+    docs = (ast.get_docstring(node) for node in ast.walk(tree) if isinstance(node, nodes))
+    return "\n\n".join(doc for doc in docs if doc)
 
 
 @functools.cache
@@ -59,16 +66,20 @@ class TextDomain(Domain):
     parts = ("text",)
 
     def __init__(self, seq_len: int = 128, paths: list[str] | None = None, parquet: str | None = None,
-                 column: str = "text", heldout_every: int = 10, strict: bool = False, block_rows: int = 4096):
+                 column: str = "text", heldout_every: int = 10, strict: bool = False):
         if paths and parquet:
             raise DataError("text: give either paths or parquet as the source, not both")
+        if seq_len < 1:
+            raise DataError(f"text: seq_len must be at least 1, got {seq_len}")
+        check_heldout_every(heldout_every, self.name)
         self.seq_len, self.paths, self.parquet, self.column = seq_len, paths, parquet, column
-        self.heldout_every, self.strict, self.block_rows = heldout_every, strict, block_rows
+        self.heldout_every, self.strict = heldout_every, strict
         self.tokens_per_item = {"text": 1}
 
     def options(self) -> dict[str, Any]:
         files = self.paths or ([self.parquet] if self.parquet else [])
-        return {"sources": [file_identity(p) for p in files] or f"python-{sys.version_info.major}.{sys.version_info.minor}-docs",
+        default = f"python-{sys.version_info.major}.{sys.version_info.minor}-docs"
+        return {"sources": [file_identity(p) for p in files] or default,
                 "column": self.column, "heldout_every": self.heldout_every}
 
     def documents(self) -> list[str]:
@@ -86,7 +97,8 @@ class TextDomain(Domain):
 
     def _parquet_documents(self) -> list[str]:
         docs = []
-        for row, value in enumerate(read_parquet(self.parquet, [self.column]).column(self.column).to_pylist()):
+        column = read_parquet(self.parquet, {self.column: ("strings",)}).column(self.column)
+        for row, value in enumerate(column.to_pylist()):
             if isinstance(value, str):
                 docs.append(value)
             else:
@@ -99,9 +111,10 @@ class TextDomain(Domain):
         docs = [d for d in self.documents() if in_split(d.encode(), split, self.heldout_every)]
         stream = np.frombuffer("\n\n".join(docs).encode("utf-8"), dtype=np.uint8)
         n = len(stream) // width
-        tokens = stream[: n * width].reshape(n, width).astype(np.int64)
-        for start in range(0, n, self.block_rows):
-            block = tokens[start:start + self.block_rows]
+        tokens = stream[: n * width].reshape(n, width)
+        step = rows_per_block(width)
+        for start in range(0, n, step):
+            block = tokens[start:start + step].astype(np.int64)
             yield Sequences(block, np.ones_like(block, dtype=np.uint8))
 
     def decode(self, tokens: np.ndarray) -> str:

@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from scalesearch.data.domain import DataError, Domain, Sequences
 from scalesearch.data.image import check_resolution, labelled_digits, tokens_to_pixels
-from scalesearch.data.sources import blocks, decode_image, file_identity, in_split, read_parquet, resize
+from scalesearch.data.sources import (
+    blocks,
+    check_heldout_every,
+    decode_image,
+    in_split,
+    read_parquet,
+    resize,
+    source_identity,
+)
 
 TEXT_OFFSET = 256
 TEXT_FIRST, IMAGE_FIRST, PAD = 512, 513, 514
@@ -45,35 +54,44 @@ class TextImageDomain(Domain):
 
     def __init__(self, resolution: int = 8, source: str = "digits", caption_column: str = "caption",
                  image_column: str = "image", caption_len: int = 32, uncaptioned_share: float = 0.2,
-                 heldout_every: int = 10, seed: int = 0, strict: bool = False, seq_len: int | None = None,
-                 block_rows: int = 4096):
+                 heldout_every: int = 10, seed: int = 0, strict: bool = False, seq_len: int | None = None):
         check_resolution(resolution, seq_len, caption_len + 3 * resolution**2, self.name)
+        check_heldout_every(heldout_every, self.name)
+        if caption_len < 1:
+            raise DataError(f"text_image: caption_len must be at least 1, got {caption_len}")
         if not 0 <= uncaptioned_share <= 1:
             raise DataError(f"text_image: uncaptioned_share must lie in [0, 1], got {uncaptioned_share}")
         self.resolution, self.source, self.caption_len = resolution, source, caption_len
         self.caption_column, self.image_column = caption_column, image_column
         self.uncaptioned_share, self.heldout_every, self.seed = uncaptioned_share, heldout_every, seed
-        self.strict, self.block_rows = strict, block_rows
+        self.strict = strict
         self.seq_len = caption_len + 3 * resolution**2
-        self.tokens_per_item = {"text": caption_len, "image": 3 * resolution**2}
 
     def options(self) -> dict[str, Any]:
-        source = self.source if self.source == "digits" else file_identity(self.source)
-        return {"source": source, "columns": [self.caption_column, self.image_column],
+        return {"source": source_identity(self.source, ("digits",)),
+                "columns": [self.caption_column, self.image_column],
+                "resolution": self.resolution, "caption_len": self.caption_len,
                 "uncaptioned_share": self.uncaptioned_share, "heldout_every": self.heldout_every,
                 "seed": self.seed, "version": 1}
 
     def eval_splits(self) -> list[str]:
         return list(KINDS)
 
+    @cached_property
+    def tokens_per_item(self) -> dict[str, float]:  # type: ignore[override]
+        """Image tokens per image, and mean counted caption bytes per held-out caption (pads are not counted)."""
+        lengths = [min(len(caption.encode("utf-8")), self.caption_len) for caption, _ in self.pairs("heldout")]
+        return {"text": float(np.mean(lengths)) if lengths else 0.0, "image": 3 * self.resolution**2}
+
     def pairs(self, split: str) -> Iterator[tuple[str, np.ndarray]]:
         """(caption, resolution-square image) of "train" or "heldout"."""
         if self.source == "digits":
             rng = random.Random(f"{self.seed}/{split}/captions")
             for image, label in zip(*labelled_digits(split, self.heldout_every)):
-                yield digit_caption(int(label), rng), image if self.resolution == 8 else resize(image, self.resolution)
+                yield digit_caption(int(label), rng), resize(image, self.resolution)
             return
-        table = read_parquet(self.source, [self.caption_column, self.image_column])
+        table = read_parquet(self.source, {self.caption_column: ("strings",),
+                                             self.image_column: ("bytes", "integers")})
         rows = zip(table.column(self.caption_column).to_pylist(), table.column(self.image_column).to_pylist())
         for row, (caption, value) in enumerate(rows):
             where = f"{self.source} row {row}"
@@ -105,7 +123,7 @@ class TextImageDomain(Domain):
         else:
             rng = random.Random(f"{self.seed}/{split}/kinds")
             rows = (self.sequence(caption, image, self._draw_kind(rng)) for caption, image in self.pairs(split))
-        yield from blocks(rows, self.block_rows)
+        yield from blocks(rows)
 
     def _draw_kind(self, rng: random.Random) -> str:
         if rng.random() < self.uncaptioned_share:

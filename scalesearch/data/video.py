@@ -18,8 +18,16 @@ from typing import Any
 import numpy as np
 
 from scalesearch.data.domain import DataError, Domain, Sequences
-from scalesearch.data.image import image_tokens, labelled_digits
-from scalesearch.data.sources import as_array, blocks, file_identity, in_split, read_parquet, resize
+from scalesearch.data.image import check_resolution, image_tokens, labelled_digits
+from scalesearch.data.sources import (
+    as_array,
+    blocks,
+    check_heldout_every,
+    in_split,
+    read_parquet,
+    resize,
+    source_identity,
+)
 
 TINTS = np.array([[255, 255, 255], [255, 80, 80], [80, 255, 80], [80, 120, 255]], dtype=np.float64) / 255
 
@@ -31,21 +39,23 @@ class VideoDomain(Domain):
 
     def __init__(self, resolution: int = 8, frames: int = 4, source: str = "sprites", column: str = "frames",
                  sprite: int = 4, videos: int = 20_000, heldout_every: int = 10, seed: int = 0,
-                 strict: bool = False, seq_len: int | None = None, block_rows: int = 1024):
+                 strict: bool = False, seq_len: int | None = None):
         tokens = frames * 3 * resolution**2
-        if seq_len is not None and seq_len != tokens:
-            raise DataError(f"video: seq_len is fixed by frames x 3 x resolution^2 = {tokens}, not {seq_len}")
+        check_resolution(resolution, seq_len, tokens, self.name)
+        check_heldout_every(heldout_every, self.name)
+        if frames < 1:
+            raise DataError(f"video: frames must be at least 1, got {frames}")
         if not 0 < sprite <= resolution:
             raise DataError(f"video: sprite size {sprite} must lie in [1, resolution={resolution}]")
         self.resolution, self.frames, self.source, self.column = resolution, frames, source, column
         self.sprite, self.videos, self.heldout_every, self.seed = sprite, videos, heldout_every, seed
-        self.strict, self.block_rows = strict, block_rows
+        self.strict = strict
         self.seq_len = tokens
         self.tokens_per_item = {"video": tokens}
 
     def options(self) -> dict[str, Any]:
-        source = self.source if self.source == "sprites" else file_identity(self.source)
-        return {"source": source, "column": self.column, "sprite": self.sprite, "videos": self.videos,
+        return {"source": source_identity(self.source, ("sprites",)), "column": self.column,
+                "resolution": self.resolution, "frames": self.frames, "sprite": self.sprite, "videos": self.videos,
                 "heldout_every": self.heldout_every, "seed": self.seed, "version": 1}
 
     def clips(self, split: str) -> Iterator[np.ndarray]:
@@ -53,7 +63,7 @@ class VideoDomain(Domain):
         if self.source == "sprites":
             yield from self._moving_sprites(split)
             return
-        table = read_parquet(self.source, [self.column])
+        table = read_parquet(self.source, {self.column: ("integers",)})
         for row, value in enumerate(table.column(self.column).to_pylist()):
             where = f"{self.source} row {row} column {self.column!r}"
             flat_shape = (self.frames, self.resolution, self.resolution, 3)
@@ -92,7 +102,7 @@ class VideoDomain(Domain):
     def generate(self, split: str) -> Iterator[Sequences]:
         parts = np.ones(self.seq_len + 1, np.uint8)
         rows = ((image_tokens(clip), parts) for clip in self.clips(split))
-        yield from blocks(rows, self.block_rows)
+        yield from blocks(rows)
 
     def pixels(self, tokens: np.ndarray) -> np.ndarray:
         clip = np.asarray(tokens[1:], np.uint8).reshape(self.frames, self.resolution, self.resolution, 3)

@@ -12,11 +12,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from scalesearch.data.domain import DataError, Domain, Sequences
-from scalesearch.data.sources import as_array, blocks, file_identity, in_split, parquet_metadata, read_parquet
+from scalesearch.data.sources import (
+    as_array,
+    blocks,
+    check_heldout_every,
+    file_identity,
+    in_split,
+    parquet_metadata,
+    read_parquet,
+)
 
 
 class VQDomain(Domain):
@@ -24,25 +31,23 @@ class VQDomain(Domain):
     parts = ("codes",)
 
     def __init__(self, path: str, column: str = "codes", heldout_every: int = 10, strict: bool = False,
-                 seq_len: int | None = None, block_rows: int = 4096):
+                 seq_len: int | None = None):
+        check_heldout_every(heldout_every, self.name)
         self.path, self.column, self.heldout_every = path, column, heldout_every
-        self.strict, self.block_rows = strict, block_rows
-        self.table = read_parquet(path, [column])
+        self.strict = strict
+        self.table = read_parquet(path, {column: ("integers",)})
         vocab = parquet_metadata(path).get("vocab_size")
         if vocab is None or not vocab.isdigit() or int(vocab) < 1:
-            raise DataError(f"{path}: the schema metadata must give vocab_size as a positive integer, found {vocab!r}")
+            raise DataError(f"{path}: the schema metadata must give vocab_size as a positive integer, found "
+                            f"{vocab!r}")
         self.codes_vocab = int(vocab)
         self.vocab_size = self.codes_vocab + 1
-        if not pa.types.is_list(self.table.schema.field(column).type) and not pa.types.is_fixed_size_list(
-                self.table.schema.field(column).type):
-            raise DataError(f"{path}: column {column!r} must hold lists of integer codes, found "
-                            f"{self.table.schema.field(column).type}")
         lengths = pc.fill_null(pc.list_value_length(self.table.column(column)), -1).to_numpy()
         if not (lengths > 0).any():
             raise DataError(f"{path}: no rows of codes in column {column!r}")
         codes_per_item = int(np.bincount(lengths[lengths > 0]).argmax())  # the usual length; others are bad
         if seq_len is not None and seq_len != codes_per_item:
-            raise DataError(f"{path}: items hold {codes_per_item} codes, which fixes seq_len; got seq_len {seq_len}")
+            raise DataError(f"{path}: items hold {codes_per_item} codes, which fixes seq_len; got {seq_len}")
         self.seq_len = codes_per_item
         self.tokens_per_item = {"codes": codes_per_item}
 
@@ -51,8 +56,7 @@ class VQDomain(Domain):
 
     def generate(self, split: str) -> Iterator[Sequences]:
         parts = np.ones(self.seq_len + 1, np.uint8)
-        yield from blocks(((np.concatenate([[self.codes_vocab], codes]), parts) for codes in self.items(split)),
-                          self.block_rows)
+        yield from blocks(((np.concatenate([[self.codes_vocab], codes]), parts) for codes in self.items(split)))
 
     def items(self, split: str) -> Iterator[np.ndarray]:
         for row, value in enumerate(self.table.column(self.column).to_pylist()):
@@ -60,9 +64,8 @@ class VQDomain(Domain):
             codes = as_array(value, where, self.item_errors, ndim=1)
             if codes is None:
                 continue
-            if len(codes) != self.seq_len or not np.issubdtype(codes.dtype, np.integer):
-                self.item_errors.report(where, f"expected {self.seq_len} integer codes, found {len(codes)} of "
-                                               f"{codes.dtype}")
+            if len(codes) != self.seq_len:
+                self.item_errors.report(where, f"expected {self.seq_len} codes, found {len(codes)}")
             elif codes.min() < 0 or codes.max() >= self.codes_vocab:
                 self.item_errors.report(where, f"code {int(codes[(codes < 0) | (codes >= self.codes_vocab)][0])} "
                                                f"outside the vocabulary [0, {self.codes_vocab})")

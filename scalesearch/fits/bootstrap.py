@@ -32,6 +32,10 @@ class Estimate:
     def contains(self, truth: float) -> bool:
         return self.ci_low <= truth <= self.ci_high
 
+    def scaled(self, factor: float) -> Estimate:
+        """The estimate of ``factor`` times the quantity (factor > 0), e.g. nats per token to nats per item."""
+        return Estimate(self.value * factor, self.se * factor, self.ci_low * factor, self.ci_high * factor)
+
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
@@ -41,23 +45,31 @@ class BootstrapResult:
     point: dict[str, float]
     samples: pd.DataFrame  # one row per resample, a column per quantity; NaN where the refit failed
     level: float = 0.95
+    scheme: str = "runs resampled with replacement"
+    noise: dict | None = None  # the noise a simulating scheme measured and added
+
+    def to_dict(self) -> dict:
+        return {"resamples": len(self.samples), "failed": self.n_failed, "level": self.level,
+                "scheme": self.scheme, "noise": self.noise, "interval": "percentile"}
 
     @property
     def n_failed(self) -> int:
         return int(self.samples.isna().all(axis=1).sum())
 
     def estimates(self) -> dict[str, Estimate]:
-        tail = 100 * (1 - self.level) / 2
-        out = {}
-        for name, value in self.point.items():
-            draws = self.samples[name].to_numpy(float) if name in self.samples else np.array([np.nan])
-            draws = draws[np.isfinite(draws)]
-            if len(draws) < 2:
-                out[name] = Estimate(value, float("nan"), float("nan"), float("nan"))
-                continue
-            low, high = np.percentile(draws, [tail, 100 - tail])
-            out[name] = Estimate(float(value), float(np.std(draws, ddof=1)), float(low), float(high))
-        return out
+        return {name: estimate_from_draws(value, self.samples[name].to_numpy(float) if name in self.samples
+                                          else np.array([]), self.level)
+                for name, value in self.point.items()}
+
+
+def estimate_from_draws(point: float, draws: np.ndarray, level: float = 0.95) -> Estimate:
+    """``point`` with the SD of the finite ``draws`` as its SE and their percentile interval (NaN if < 2)."""
+    draws = np.asarray(draws, float)
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < 2:
+        return Estimate(float(point), np.nan, np.nan, np.nan)
+    low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return Estimate(float(point), float(np.std(draws, ddof=1)), float(low), float(high))
 
 
 def run_rows(table: pd.DataFrame, strata: str | None = None) -> list[list[np.ndarray]]:

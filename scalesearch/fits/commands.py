@@ -1,7 +1,7 @@
 """The ``scalesearch fit`` and ``scalesearch report`` subcommands; ``register`` adds them to the CLI's parser.
 
-Exit codes: 0 ok; 2 bad input (the message names the column or run); 3 a fit failed or is degenerate (the
-result is still printed, flagged).
+Exit codes: 0 ok; 2 bad input (the message names the column or run); 3 a fit failed or is flagged (the result is
+still printed, flagged).
 """
 
 from __future__ import annotations
@@ -10,11 +10,15 @@ import argparse
 import json
 import sys
 
+from scalesearch.fits.forecast import needed_for_reducible_loss
 from scalesearch.fits.inputs import FitFailedError, FitInputError, read_table
-from scalesearch.fits.laws import REPORTED, fit_domains
-from scalesearch.fits.universality import universality_test
+from scalesearch.fits.laws import REPORTED, LawFit, fit_domains
+from scalesearch.fits.math_extrapolation import MathMetrics
+from scalesearch.fits.multimodal import CaptionMetrics
+from scalesearch.fits.universality import UniversalityTest, universality_test
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FIT_FAILED = 0, 2, 3
+SHARED = {"frontier": ("alpha_C", "beta"), "compute": ("alpha_C",)}
 
 
 def _column_mapping(pairs: list[str]) -> dict[str, str]:
@@ -27,20 +31,35 @@ def _column_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+def shared_tests(fits: dict[str, LawFit], law: str, n_bootstrap: int, seed: int) -> dict[str, UniversalityTest]:
+    """The joint fit and universality test of the law's exponents, where there are >= 2 domains to share them."""
+    if law not in SHARED or len(fits) < 2:
+        return {}
+    return universality_test({d: f.estimator for d, f in fits.items()}, n_bootstrap, seed, exponents=SHARED[law])
+
+
+def forecasts(fits: dict[str, LawFit], targets: list[float]) -> dict[str, list[dict]]:
+    return {d: [{"reducible_nats_per_token": t, **{k: e.to_dict() for k, e in
+                                                   needed_for_reducible_loss(f, t).items()}} for t in targets]
+            for d, f in fits.items()}
+
+
 def run_fit(args: argparse.Namespace) -> int:
     try:
         table = read_table(args.table, _column_mapping(args.column))
         fits = fit_domains(table, args.law, args.bootstrap, args.seed)
+        shared = shared_tests(fits, args.law, args.bootstrap, args.seed) if args.bootstrap >= 20 else {}
+        predicted = forecasts(fits, args.target_reducible) if args.target_reducible else {}
     except FitInputError as error:
         print(f"bad input: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except FitFailedError as error:
         print(f"fit failed: {error}", file=sys.stderr)
         return EXIT_FIT_FAILED
-    result = {"law": args.law, "domains": {d: f.to_dict() for d, f in fits.items()}}
-    if args.law in ("frontier", "compute") and len(fits) >= 2 and args.bootstrap > 1:
-        exponents = ("alpha_C", "beta") if args.law == "frontier" else ("alpha_C",)
-        result["shared"] = {e: universality_test(fits, e).to_dict() for e in exponents}
+    result = {"law": args.law, "domains": {d: f.to_dict() for d, f in fits.items()},
+              "shared": {e: t.to_dict() for e, t in shared.items()}}
+    if predicted:
+        result["forecasts"] = predicted
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     else:
@@ -49,17 +68,25 @@ def run_fit(args: argparse.Namespace) -> int:
                   f"{fit.estimator.diagnostics_.to_dict()}")
             for name, e in fit.estimates().items():
                 print(f"  {name:8s} {e.value:12.5g}  se {e.se:10.3g}  95% CI [{e.ci_low:.5g}, {e.ci_high:.5g}]")
-        for exponent, test in result.get("shared", {}).items():
-            print(f"shared {exponent}: {test['shared']['value']:.4g} p={test['p_value']:.3g} "
-                  f"rejected={test['rejected']}")
+        for test in shared.values():
+            print(test.verdict())
+        for domain, rows in predicted.items():
+            for row in rows:
+                print(f"forecast {domain}: reducible {row['reducible_nats_per_token']:.4g} nats/token needs "
+                      + ", ".join(f"{k} {v['value']:.4g} [{v['ci_low']:.4g}, {v['ci_high']:.4g}]"
+                                  for k, v in row.items() if isinstance(v, dict)))
     return EXIT_OK if all(f.ok for f in fits.values()) else EXIT_FIT_FAILED
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from scalesearch.report import report_from_mlflow  # matplotlib and MLflow load only for this command
+    from scalesearch.report import ReportOptions, report_from_mlflow  # matplotlib and MLflow load only here
 
+    options = ReportOptions(
+        n_bootstrap=args.bootstrap, seed=args.seed, targets=tuple(args.target_reducible),
+        captions=CaptionMetrics(args.captioned_metric, args.uncaptioned_metric),
+        math=MathMetrics(args.train_metric, args.extrapolate_metric, args.interpolate_metric))
     try:
-        out = report_from_mlflow(args.experiment, args.tracking_uri, args.out, args.bootstrap, args.seed)
+        out = report_from_mlflow(args.experiment, args.tracking_uri, args.out, options)
     except FitInputError as error:
         print(f"bad input: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -69,12 +96,15 @@ def run_report(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     fit = subparsers.add_parser("fit", help="fit a scaling law to a table of runs (CSV or Parquet)")
-    fit.add_argument("table", help="CSV or Parquet: run, n_params, tokens or compute, loss[, domain]")
+    fit.add_argument("table", help="CSV or Parquet: run, n_params, tokens or compute (FLOPs), loss[, domain]")
     fit.add_argument("--law", choices=sorted(REPORTED), required=True)
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    fit.add_argument("--bootstrap", type=int, default=200, help="resamples over runs for SEs and CIs (0: none)")
+    fit.add_argument("--bootstrap", type=int, default=200,
+                     help="resamples for SEs and CIs (0: none; >= 20 for the shared exponents)")
     fit.add_argument("--column", action="append", default=[], metavar="STANDARD=YOURS",
                      help="map a standard column to yours, e.g. run=trial_id (repeatable)")
+    fit.add_argument("--target-reducible", action="append", type=float, default=[], metavar="NATS",
+                     help="forecast the N or C needed for this reducible loss L - L_inf (repeatable)")
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=run_fit)
     report = subparsers.add_parser("report", help="write the scaling report of a search and log it to MLflow")
@@ -83,4 +113,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--out", default="reports", help="the report goes to OUT/NAME/")
     report.add_argument("--bootstrap", type=int, default=200)
     report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--target-reducible", action="append", type=float, default=[], metavar="NATS",
+                        help="forecast for this reducible loss (repeatable; default half the KL at the largest C)")
+    captions, math = CaptionMetrics(), MathMetrics()
+    report.add_argument("--captioned-metric", default=captions.captioned, help="image loss given its caption")
+    report.add_argument("--uncaptioned-metric", default=captions.uncaptioned, help="image loss without caption")
+    report.add_argument("--train-metric", default=math.train)
+    report.add_argument("--extrapolate-metric", default=math.extrapolate)
+    report.add_argument("--interpolate-metric", default=math.interpolate)
     report.set_defaults(func=run_report)

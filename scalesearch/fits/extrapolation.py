@@ -2,7 +2,8 @@
 
 The point of a scaling law is prediction beyond the largest run, so the report says how well the law fitted to
 smaller runs predicts the larger ones: the Chinchilla law at the held-out runs' (N, D); L(N) at their best
-losses; L(C) on the full frontier's hull points beyond the compute the smaller runs' frontier reached.
+losses; for the frontier, L(C) at the full frontier's hull points and N_opt(C) at its crossings, both beyond the
+compute the smaller runs' frontier reached.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from scalesearch.fits.inputs import FitInputError
 from scalesearch.fits.laws import fit_estimator
 
 
+def _errors(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    error = np.abs(np.asarray(predicted, float) / np.asarray(observed, float) - 1)
+    return {"points": int(len(error)), "mean_abs_rel_error": float(error.mean()),
+            "max_abs_rel_error": float(error.max())}
+
+
 def extrapolation_check(table: pd.DataFrame, law: str, n_holdout_sizes: int = 2) -> dict:
     """Fit ``law`` without the ``n_holdout_sizes`` largest N and report relative errors on them."""
     sizes = np.sort(table["n_params"].unique())
@@ -24,22 +31,27 @@ def extrapolation_check(table: pd.DataFrame, law: str, n_holdout_sizes: int = 2)
     held = sizes[-n_holdout_sizes:]
     is_held = table["n_params"].isin(held)
     fit = fit_estimator(law, table[~is_held])
+    out = {"law": law, "held_out_sizes": [float(n) for n in held], "fit_ok": bool(fit.ok_)}
     if law == "chinchilla":
         rows = table[is_held]
-        observed, predicted = rows["loss"].to_numpy(), fit.predict(rows["n_params"], rows["tokens"])
+        out["loss"] = _errors(rows["loss"], fit.predict(rows["n_params"], rows["tokens"]))
     elif law == "size":
         best = best_losses(table)
         rows = best[best["n_params"].isin(held) & best["converged"]]
-        observed, predicted = rows["loss"].to_numpy(), fit.predict(rows["n_params"])
+        if len(rows):
+            out["loss"] = _errors(rows["loss"], fit.predict(rows["n_params"]))
     else:
         reach = fit.frontier_.compute[fit.frontier_.hull].max()
-        points = lower_envelope(table).fit_points()
+        full = lower_envelope(table)
+        points = full.fit_points()
         points = points[points["compute"] > reach]
-        observed, predicted = points["loss"].to_numpy(), fit.predict(points["compute"])
-    if len(observed) == 0:
+        if len(points):
+            out["loss"] = _errors(points["loss"], fit.predict(points["compute"]))
+        crossings = full.crossings()
+        crossings = crossings[crossings["compute"] > fit.frontier_.crossing_compute.max()]
+        if len(crossings) and fit.n_opt_law_ is not None:
+            out["n_opt"] = _errors(crossings["n_params"], fit.n_opt(crossings["compute"]))
+    if "loss" not in out and "n_opt" not in out:
         raise FitInputError("no held-out points to compare with: the largest runs add no converged or frontier "
                             "points beyond what the smaller ones cover")
-    error = np.abs(np.asarray(predicted) / observed - 1)
-    return {"law": law, "held_out_sizes": [float(n) for n in held], "points": len(observed),
-            "fit_ok": bool(fit.ok_), "mean_abs_rel_error": float(error.mean()),
-            "max_abs_rel_error": float(error.max())}
+    return out

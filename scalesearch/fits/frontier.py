@@ -13,14 +13,27 @@
   compute-optimal model was not tried (smaller or larger), so the frontier sits above the true one.
 - **L(C)** is fitted to the remaining hull points. The hull is the convex minorant of the frontier, so a law
   fitted to it lies on or below the frontier points rather than through their noise from above.
-- **N_opt(C)** is the size attaining each of those hull points, fitted with a pure power law.
+- **N_opt(C)** is read from the **crossings**: where the lead on the envelope passes from one run to another and
+  both curves run on either side, the two sizes tie; for a loss unimodal in log N the compute-optimal size lies
+  between them, and (the minimum being close to symmetric in log N) at their geometric mean. A pure power law is
+  fitted to these points, one per pair of runs (noise can make a pair cross several times: their crossings are
+  averaged in log C). Why not the sizes attaining the hull points (Henighan's reading): those form a staircase
+  whose ends depend on where the hull's vertices fall, which biased the exponent low by 0.005 on noise-free
+  curves from a known law with sizes a factor 2 apart (0.5077 against 0.5126); the crossings give 0.5127. They
+  also need no exclusion of the edge sizes: the tie of the two smallest sizes brackets the optimum just as well.
 - **L(N)** uses each run's best loss, only for runs trained to convergence: their running-best loss fell by less
   than ``max_last_decade_drop`` (default 2%) over the last decade of compute they ran.
+
+Smoothing and interpolation are linear in a run's log losses, so :class:`Envelope` turns them into one matrix per
+run, made once: the bootstrap (``curve_bootstrap``) then recomputes the frontier of a resample with a few
+matrix-vector products instead of a pass through pandas.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -41,18 +54,52 @@ def falling_runs(curves: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return ordered[~ordered["run"].isin(flat)], flat
 
 
-def lower_convex_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the lower convex hull of points sorted by x (Andrew's monotone chain)."""
+def lower_convex_hull(x: np.ndarray, y: np.ndarray, tolerance: float = 1e-10) -> np.ndarray:
+    """Indices of the vertices of the lower convex hull of points sorted by x (Andrew's monotone chain).
+
+    Points on a straight edge are dropped up to ``tolerance``: the envelope is piecewise linear between report
+    points, so without it rounding alone would decide which of a segment's grid points count as vertices.
+    """
     hull: list[int] = []
     for i in range(len(x)):
         while len(hull) >= 2:
             j, k = hull[-2], hull[-1]
-            if (x[k] - x[j]) * (y[i] - y[j]) - (y[k] - y[j]) * (x[i] - x[j]) <= 0:
+            if (x[k] - x[j]) * (y[i] - y[j]) - (y[k] - y[j]) * (x[i] - x[j]) <= tolerance:
                 hull.pop()
             else:
                 break
         hull.append(i)
     return np.array(hull, int)
+
+
+@lru_cache(maxsize=256)
+def smoothing_matrix(length: int, window: int) -> np.ndarray:
+    """The Savitzky-Golay filter (quadratic) of a curve of ``length`` points as a matrix; short curves get a
+    shorter odd window, curves under 5 points are left as they are."""
+    window = min(window, length - (1 - length % 2))
+    if window < 5:
+        return np.eye(length)
+    matrix = savgol_filter(np.eye(length), window, 2, axis=0)
+    matrix.setflags(write=False)
+    return matrix
+
+
+@dataclass(frozen=True)
+class CurveSet:
+    """Learning curves as arrays, one entry per run, each sorted by compute."""
+
+    runs: np.ndarray  # run ids
+    n_params: np.ndarray
+    log_compute: tuple[np.ndarray, ...]
+    log_loss: tuple[np.ndarray, ...]
+
+    @classmethod
+    def from_table(cls, curves: pd.DataFrame) -> CurveSet:
+        groups = list(curves.sort_values(["run", "compute"]).groupby("run", sort=True))
+        return cls(runs=np.array([run for run, _ in groups], dtype=object),
+                   n_params=np.array([g["n_params"].iat[0] for _, g in groups], float),
+                   log_compute=tuple(np.log(g["compute"].to_numpy(float)) for _, g in groups),
+                   log_loss=tuple(np.log(g["loss"].to_numpy(float)) for _, g in groups))
 
 
 @dataclass(frozen=True)
@@ -65,6 +112,18 @@ class Frontier:
     leader_n: np.ndarray  # that run's N
     hull: np.ndarray  # indices into the grid
     sizes: tuple[float, float] = field(default=(0.0, 0.0))  # smallest and largest N among the runs
+    crossing_compute: np.ndarray = field(default_factory=lambda: np.empty(0))  # one per pair of runs that tie
+    crossing_n: np.ndarray = field(default_factory=lambda: np.empty(0))  # geometric mean of the pair's sizes
+    crossing_runs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), object))  # the pair's run ids
+    runs_covering: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # how many runs reach each point
+
+    def leader_where_shared(self) -> tuple[float, float]:
+        """The N leading at the first and at the last grid point that two or more runs reach (NaN if none): where
+        one run alone covers the compute, leading says nothing."""
+        shared = np.flatnonzero(self.runs_covering >= 2)
+        if len(shared) == 0:
+            return float("nan"), float("nan")
+        return float(self.leader_n[shared[0]]), float(self.leader_n[shared[-1]])
 
     def runs_on_frontier(self) -> pd.DataFrame:
         """Each run that attains the envelope somewhere, with the compute range over which it does."""
@@ -73,82 +132,163 @@ class Frontier:
                 .agg(c_from=("compute", "min"), c_to=("compute", "max"), grid_points=("compute", "size"))
                 .sort_values("n_params", ignore_index=True))
 
+    def crossings(self) -> pd.DataFrame:
+        """The points N_opt(C) is fitted to: where two runs tie on the frontier (see the module docstring)."""
+        return pd.DataFrame({"run_a": self.crossing_runs[:, 0], "run_b": self.crossing_runs[:, 1],
+                             "compute": self.crossing_compute, "n_params": self.crossing_n})
+
+    def fit_indices(self) -> np.ndarray:
+        """Grid indices of the hull vertices attained by interior sizes: the points the laws fit."""
+        n = self.leader_n[self.hull]
+        return self.hull[(n > self.sizes[0]) & (n < self.sizes[1])]
+
     def fit_points(self) -> pd.DataFrame:
-        """Hull vertices attained by interior sizes (not the smallest or largest): the points the laws fit."""
-        hull = pd.DataFrame({"compute": self.compute[self.hull], "loss": self.loss[self.hull],
-                             "n_params": self.leader_n[self.hull], "run": self.leader[self.hull]})
-        return hull[(hull["n_params"] > self.sizes[0]) & (hull["n_params"] < self.sizes[1])]
+        """The hull vertices attained by interior sizes (not the smallest or largest), as a table."""
+        i = self.fit_indices()
+        return pd.DataFrame({"compute": self.compute[i], "loss": self.loss[i], "n_params": self.leader_n[i],
+                             "run": self.leader[i]})
 
 
-def smoothed_log_loss(log_loss: np.ndarray, window: int) -> np.ndarray:
-    """Savitzky-Golay smoothing (quadratic) of one curve's log loss; short curves get a shorter odd window."""
-    window = min(window, len(log_loss) - (1 - len(log_loss) % 2))
-    return savgol_filter(log_loss, window, 2) if window >= 5 else log_loss
+class Envelope:
+    """The fixed part of the frontier of one set of runs: the log-spaced compute grid and, per run, the matrix
+    that takes its log losses to smoothed log losses on the grid points inside the compute it covered."""
+
+    def __init__(self, curves: CurveSet, points_per_decade: int = 20, smooth_window: int = 7):
+        self.curves, self.smooth_window = curves, smooth_window
+        lo = min(lc[0] for lc in curves.log_compute)
+        hi = max(lc[-1] for lc in curves.log_compute)
+        grid = np.linspace(lo, hi, max(2, int(np.ceil((hi - lo) / np.log(10) * points_per_decade)) + 1))
+        inside = [(grid >= lc[0] - 1e-12) & (grid <= lc[-1] + 1e-12) for lc in curves.log_compute]
+        self.covered = np.any(inside, axis=0)
+        self.log_grid = grid[self.covered]
+        self.columns = [np.flatnonzero(mask[self.covered]) for mask in inside]
+        self.maps = []
+        for lc, columns in zip(curves.log_compute, self.columns):
+            identity = np.eye(len(lc))
+            interpolate = np.stack([np.interp(self.log_grid[columns], lc, e) for e in identity], axis=1)
+            self.maps.append(interpolate @ smoothing_matrix(len(lc), smooth_window))
+
+    def smooth(self, log_loss: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each run's smoothed log losses at its own report points (the same filter ``frontier`` applies)."""
+        return [smoothing_matrix(len(y), self.smooth_window) @ y for y in log_loss]
+
+    def frontier(self, log_loss: Sequence[np.ndarray] | None = None) -> Frontier:
+        """The frontier of the runs with ``log_loss`` (default: their own) at their report points."""
+        log_loss = self.curves.log_loss if log_loss is None else log_loss
+        stacked = np.full((len(self.maps), len(self.log_grid)), np.inf)
+        for row, (matrix, columns, y) in enumerate(zip(self.maps, self.columns, log_loss)):
+            stacked[row, columns] = matrix @ y
+        best = np.argmin(stacked, axis=0)
+        grid_log_loss = stacked[best, np.arange(best.size)]
+        n = self.curves.n_params
+        return Frontier(compute=np.exp(self.log_grid), loss=np.exp(grid_log_loss), leader=self.curves.runs[best],
+                        leader_n=n[best], hull=lower_convex_hull(self.log_grid, grid_log_loss),
+                        sizes=(n.min(), n.max()), runs_covering=np.isfinite(stacked).sum(axis=0),
+                        **self.crossings(stacked, best))
+
+    def crossings(self, stacked: np.ndarray, best: np.ndarray) -> dict[str, np.ndarray]:
+        """Where the lead passes between two runs that both cover the grid points on either side: the compute
+        of the tie (linear in log C between the two grid points), one per pair of runs (Frontier's fields)."""
+        change = np.flatnonzero(best[1:] != best[:-1])
+        a, b = best[change], best[change + 1]
+        both = np.isfinite(stacked[a, change + 1]) & np.isfinite(stacked[b, change])
+        change, a, b = change[both], a[both], b[both]
+        before = stacked[a, change] - stacked[b, change]  # <= 0: a leads
+        after = stacked[a, change + 1] - stacked[b, change + 1]  # > 0: b leads
+        share = before / (before - after)
+        log_c = self.log_grid[change] + share * (self.log_grid[change + 1] - self.log_grid[change])
+        pairs, which = np.unique(np.minimum(a, b) * len(stacked) + np.maximum(a, b), return_inverse=True)
+        log_c = np.bincount(which, log_c) / np.bincount(which)
+        order = np.argsort(log_c)
+        a, b = np.divmod(pairs[order], len(stacked))
+        n = self.curves.n_params
+        return {"crossing_compute": np.exp(log_c[order]), "crossing_n": np.sqrt(n[a] * n[b]),
+                "crossing_runs": np.column_stack([self.curves.runs[a], self.curves.runs[b]])}
 
 
 def lower_envelope(curves: pd.DataFrame, points_per_decade: int = 20, smooth_window: int = 7) -> Frontier:
     """The frontier of ``curves`` (columns run, n_params, compute, loss) on a log-spaced compute grid."""
     validate(curves)
-    logs = {run: (np.log(g["compute"].to_numpy()), smoothed_log_loss(np.log(g["loss"].to_numpy()), smooth_window),
-                  g["n_params"].iat[0])
-            for run, g in curves.sort_values("compute").groupby("run")}
-    lo = min(lc.min() for lc, _, _ in logs.values())
-    hi = max(lc.max() for lc, _, _ in logs.values())
-    grid = np.linspace(lo, hi, max(2, int(np.ceil((hi - lo) / np.log(10) * points_per_decade)) + 1))
-    runs = list(logs)
-    stacked = np.full((len(runs), len(grid)), np.inf)
-    for row, (lc, ll, _) in enumerate(logs.values()):
-        inside = (grid >= lc[0] - 1e-12) & (grid <= lc[-1] + 1e-12)
-        stacked[row, inside] = np.interp(grid[inside], lc, ll)
-    covered = np.isfinite(stacked).any(axis=0)
-    best = np.argmin(stacked[:, covered], axis=0)
-    grid_log_loss = stacked[:, covered][best, np.arange(best.size)]
-    sizes = np.array([n for _, _, n in logs.values()])
-    return Frontier(compute=np.exp(grid[covered]), loss=np.exp(grid_log_loss),
-                    leader=np.array(runs, dtype=object)[best], leader_n=sizes[best],
-                    hull=lower_convex_hull(grid[covered], grid_log_loss), sizes=(sizes.min(), sizes.max()))
+    return Envelope(CurveSet.from_table(curves), points_per_decade, smooth_window).frontier()
+
+
+def laws_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3, init: dict[str, float] | None = None,
+                     need_n_opt: bool = True) -> tuple[PowerLawWithConstant, PurePowerLaw | None]:
+    """L(C) on the frontier's interior hull points and N_opt(C) on its crossings; ``init`` warm-starts L(C).
+
+    Without ``need_n_opt`` (the L(C) law alone) too few crossings give None for N_opt instead of an error.
+    """
+    i = frontier.fit_indices()
+    sizes_on_hull = len(np.unique(frontier.leader_n[i]))
+    if sizes_on_hull < 2 or len(i) < 4:
+        raise FitFailedError(f"only {sizes_on_hull} interior size(s) on the frontier's hull ({len(i)} points): "
+                             "widen the range of sizes so that the compute-optimal size is bracketed by smaller "
+                             "and larger runs")
+    crossings = len(frontier.crossing_n)
+    if crossings < 3 and need_n_opt:
+        raise FitFailedError(f"only {crossings} crossing(s) of learning curves on the frontier: N_opt(C) needs "
+                             ">= 3; train the runs long enough for each size to overtake the next smaller one")
+    compute_init = None if init is None else {"L_inf": init["L_inf"], "x0": init["C0"], "alpha": init["alpha_C"]}
+    compute_law = PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.loss[i], init=compute_init)
+    n_opt_law = PurePowerLaw().fit(frontier.crossing_compute, frontier.crossing_n) if crossings >= 3 else None
+    return compute_law, n_opt_law
+
+
+def params_of(compute_law: PowerLawWithConstant, n_opt_law: PurePowerLaw | None) -> dict[str, float]:
+    c = compute_law.params_
+    n = n_opt_law.params_ if n_opt_law is not None else {"x_n": np.nan, "beta": np.nan}
+    return {"L_inf": c["L_inf"], "C0": c["x0"], "alpha_C": c["alpha"], "C_n": n["x_n"], "beta": n["beta"]}
 
 
 class FrontierFit(FittedLaw):
-    """``L(C) = L_inf + (C0/C)^alpha_C`` and ``N_opt(C) = (C/C_n)^beta`` from learning curves (C in FLOPs)."""
+    """``L(C) = L_inf + (C0/C)^alpha_C`` and ``N_opt(C) = (C/C_n)^beta`` from learning curves (C in FLOPs).
+
+    ``need_n_opt=False`` fits L(C) alone: then ``C_n`` and ``beta`` are NaN where the curves cross too rarely.
+    """
 
     param_names = ("L_inf", "C0", "alpha_C", "C_n", "beta")
 
-    def __init__(self, points_per_decade: int = 20, smooth_window: int = 7, huber_delta: float | None = 1e-3):
+    def __init__(self, points_per_decade: int = 20, smooth_window: int = 7, huber_delta: float | None = 1e-3,
+                 need_n_opt: bool = True):
         self.points_per_decade = points_per_decade
         self.smooth_window = smooth_window
         self.huber_delta = huber_delta
+        self.need_n_opt = need_n_opt
 
     def fit(self, curves: pd.DataFrame, init: dict[str, float] | None = None) -> FrontierFit:
+        validate(curves)
         kept, self.excluded_runs_ = falling_runs(curves)
         if kept["run"].nunique() < MIN_RUNS:
             raise FitInputError(f"the frontier needs learning curves (>= 2 points, loss falling) from >= {MIN_RUNS} "
                                 f"runs; runs {self.excluded_runs_} do not fall and {kept['run'].nunique()} "
                                 "remain: add runs or check those for divergence")
-        self.frontier_ = lower_envelope(kept, self.points_per_decade, self.smooth_window)
-        points = self.frontier_.fit_points()
-        if points["n_params"].nunique() < 2 or len(points) < 4:
-            raise FitFailedError(f"only {points['n_params'].nunique()} interior size(s) on the frontier's hull "
-                                 f"({len(points)} points): widen the range of sizes so that the compute-optimal "
-                                 "size is bracketed by smaller and larger runs")
-        compute_init = None if init is None else {"L_inf": init["L_inf"], "x0": init["C0"], "alpha": init["alpha_C"]}
-        self.compute_law_ = PowerLawWithConstant(self.huber_delta).fit(points["compute"], points["loss"],
-                                                                        init=compute_init)
-        self.n_opt_law_ = PurePowerLaw().fit(points["compute"], points["n_params"])
-        c, n = self.compute_law_.params_, self.n_opt_law_.params_
-        self.params_ = {"L_inf": c["L_inf"], "C0": c["x0"], "alpha_C": c["alpha"], "C_n": n["x_n"],
-                        "beta": n["beta"]}
+        self.curves_ = CurveSet.from_table(kept)
+        self.envelope_ = Envelope(self.curves_, self.points_per_decade, self.smooth_window)
+        self.frontier_ = self.envelope_.frontier()
+        self.compute_law_, self.n_opt_law_ = laws_on_frontier(self.frontier_, self.huber_delta, init, self.need_n_opt)
+        self.params_ = params_of(self.compute_law_, self.n_opt_law_)
         self.diagnostics_ = self.compute_law_.diagnostics_
         return self
 
+    def refit(self, log_loss: Sequence[np.ndarray]) -> tuple[Frontier, dict[str, float]]:
+        """The frontier and parameters of the same runs and report points with other log losses, warm-started
+        from this fit: what the bootstrap calls. Raises FitFailedError where that fit fails or does not converge."""
+        frontier = self.envelope_.frontier(log_loss)
+        compute_law, n_opt_law = laws_on_frontier(frontier, self.huber_delta, self.params_, self.need_n_opt)
+        if not compute_law.converged_:
+            raise FitFailedError(f"L(C) did not converge: {compute_law.diagnostics_.message}")
+        return frontier, params_of(compute_law, n_opt_law)
+
     @property
     def ok_(self) -> bool:
-        return self.compute_law_.ok_ and self.n_opt_law_.ok_
+        return self.compute_law_.ok_ and (self.n_opt_law_ is None or self.n_opt_law_.ok_)
 
     def predict(self, compute: np.ndarray) -> np.ndarray:
         return self.compute_law_.predict(compute)
 
     def n_opt(self, compute: np.ndarray) -> np.ndarray:
+        if self.n_opt_law_ is None:
+            raise FitFailedError("N_opt(C) was not fitted: too few crossings of learning curves on the frontier")
         return self.n_opt_law_.predict(compute)
 
 

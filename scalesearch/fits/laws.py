@@ -2,6 +2,10 @@
 
 ``chinchilla``: ``L(N, D)`` on every row (N, tokens, loss). ``frontier``: ``L(C)`` and ``N_opt(C)`` from learning
 curves. ``compute``: the ``L(C)`` part alone. ``size``: ``L(N)`` on converged runs' best losses.
+
+The bootstrap depends on the law: the frontier laws simulate the runs anew (``curve_bootstrap``: with one run per
+size, resampling runs would drop sizes); ``chinchilla`` and ``size`` have one point per run and resample runs
+with replacement, as Besiroglu et al. (2024) did for the Chinchilla fit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import pandas as pd
 
 from scalesearch.fits.bootstrap import BootstrapResult, Estimate, bootstrap_runs
 from scalesearch.fits.chinchilla import ChinchillaLaw
+from scalesearch.fits.curve_bootstrap import bootstrap_frontier
 from scalesearch.fits.estimator import FittedLaw
 from scalesearch.fits.frontier import FrontierFit, SizeFit
 from scalesearch.fits.inputs import FitFailedError, FitInputError, split_domains
@@ -32,7 +37,7 @@ def fit_estimator(law: str, table: pd.DataFrame, init: dict[str, float] | None =
             raise FitInputError("the chinchilla law needs 'tokens' (or 'compute' and 'n_params') per row")
         return ChinchillaLaw().fit(table["n_params"], table["tokens"], table["loss"], init=init)
     if law in ("frontier", "compute"):
-        return FrontierFit().fit(table, init=init)
+        return FrontierFit(need_n_opt=law == "frontier").fit(table, init=init)
     if law == "size":
         return SizeFit().fit(table, init=init)
     raise FitInputError(f"unknown law {law!r}; choose one of {sorted(REPORTED)}")
@@ -62,17 +67,17 @@ class LawFit:
         return {"law": self.law, "domain": self.domain, "ok": self.ok,
                 "parameters": {name: e.to_dict() for name, e in self.estimates().items()},
                 "diagnostics": self.estimator.diagnostics_.to_dict(),
-                "bootstrap": None if self.bootstrap is None else {
-                    "resamples": len(self.bootstrap.samples), "failed": self.bootstrap.n_failed,
-                    "level": self.bootstrap.level, "unit": "runs"}}
+                "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict()}
 
 
 def fit_law(table: pd.DataFrame, law: str, n_bootstrap: int = 0, seed: int = 0, domain: str = "all",
             n_jobs: int = 1) -> LawFit:
-    """Fit ``law`` on the whole table, then refit ``n_bootstrap`` run-level resamples warm-started from it."""
+    """Fit ``law`` on the whole table, then refit ``n_bootstrap`` resamples warm-started from it."""
     estimator = fit_estimator(law, table)
     if n_bootstrap <= 0:
         return LawFit(law, domain, estimator, None)
+    if isinstance(estimator, FrontierFit):
+        return LawFit(law, domain, estimator, bootstrap_frontier(estimator, n_bootstrap, seed))
 
     def statistic(sample: pd.DataFrame) -> dict[str, float]:
         refit = fit_estimator(law, sample, init=estimator.params_)

@@ -1,26 +1,23 @@
-"""Read a search back from MLflow (layout in notes/contract.md) as the long table the fits take.
+"""Read a search back from MLflow as the long table the fits take, and a table of one row per trial.
 
-Experiment ``NAME`` holds one parent run tagged ``scalesearch.role = search`` and one child per trial
-(``mlflow.parentRunId``). Each child's ``heldout_loss`` history, logged with ``step = tokens``, becomes its
-learning curve; ``compute = 6 N tokens``. Failed trials are skipped; diverged ones stay (their curves do not fall,
-and the frontier leaves them out and says so).
+Experiment ``NAME`` holds one parent run tagged ``scalesearch.role = search`` and one child per trial (tag
+``mlflow.parentRunId``, ``scalesearch.role = trial``; params ``n_params``, ``domain``, ``tokens_per_item`` as
+JSON). Each child's ``loss_metric`` history (default ``heldout_loss``), logged with ``step = tokens``, becomes its
+learning curve, with the ``compute`` metric (FLOPs) logged at the same step, or ``6 N tokens`` where there is none. Failed trials are skipped; diverged ones stay (their curves do not
+fall, and the frontier leaves them out and says so). The trial table holds each child's last value of every
+metric it logged (``eval/...``, ``heldout_loss/<part>``, ``train_loss``), for the multimodal and math checks.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from scalesearch.fits.inputs import FitInputError, validate
-
-
-def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+from scalesearch.tracking import resolve_tracking_uri
 
 
 @dataclass(frozen=True)
@@ -29,12 +26,27 @@ class SearchRecord:
 
     parent_run_id: str
     curves: pd.DataFrame  # run, run_id, n_params, domain, tokens, compute, loss
-    trials: pd.DataFrame  # run, run_id, n_params, domain, status, tokens_per_item, eval/* (last values)
+    trials: pd.DataFrame  # run, run_id, n_params, domain, status, tokens_per_item, then every last metric value
     client: MlflowClient
 
 
+def _tokens_per_item(params: dict[str, str], run: str) -> dict[str, float]:
+    text = params.get("tokens_per_item")
+    if not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(isinstance(v, (int, float)) for v in parsed.values()):
+        raise FitInputError(f"run {run}: param tokens_per_item = {text!r} is not a JSON object of numbers "
+                            '(e.g. {"image": 192})')
+    return {str(k): float(v) for k, v in parsed.items()}
+
+
 def read_search(experiment: str, tracking_uri: str | None = None, loss_metric: str = "heldout_loss") -> SearchRecord:
-    client = MlflowClient(tracking_uri or default_tracking_uri())
+    """The latest search (parent run) of ``experiment`` at ``tracking_uri`` (resolved as everywhere else)."""
+    client = MlflowClient(resolve_tracking_uri(tracking_uri))
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise FitInputError(f"no MLflow experiment named {experiment!r} at {client.tracking_uri}")
@@ -51,15 +63,18 @@ def read_search(experiment: str, tracking_uri: str | None = None, loss_metric: s
         if tags.get("scalesearch.role") != "trial" or tags.get("scalesearch.status") == "failed":
             continue
         name = child.info.run_name or child.info.run_id
+        if "n_params" not in params:
+            raise FitInputError(f"trial run {name} ({child.info.run_id}) has no param n_params")
         n = float(params["n_params"])
+        domain = params.get("domain", "all")
         history = sorted(client.get_metric_history(child.info.run_id, loss_metric), key=lambda m: m.step)
-        curves += [{"run": name, "run_id": child.info.run_id, "n_params": n, "domain": params.get("domain", "all"),
-                    "tokens": float(m.step), "compute": 6.0 * n * m.step, "loss": m.value}
+        flops = {m.step: m.value for m in client.get_metric_history(child.info.run_id, "compute")}
+        curves += [{"run": name, "run_id": child.info.run_id, "n_params": n, "domain": domain,
+                    "tokens": float(m.step), "compute": flops.get(m.step, 6.0 * n * m.step), "loss": m.value}
                    for m in history if m.step > 0]
-        evals = {k: v for k, v in child.data.metrics.items() if k.startswith(("eval/", loss_metric))}
-        trials.append({"run": name, "run_id": child.info.run_id, "n_params": n,
-                       "domain": params.get("domain", "all"), "status": tags.get("scalesearch.status"),
-                       "tokens_per_item": json.loads(params.get("tokens_per_item") or "{}"), **evals})
+        trials.append({"run": name, "run_id": child.info.run_id, "n_params": n, "domain": domain,
+                       "status": tags.get("scalesearch.status"),
+                       "tokens_per_item": _tokens_per_item(params, name), **child.data.metrics})
     if not curves:
         raise FitInputError(f"the search {experiment!r} (parent {parent}) has no trial with a {loss_metric!r} "
                             "history yet")

@@ -57,6 +57,26 @@ class KnownLaw:
         b_scale = alpha * a_scale / (beta * g ** (alpha + beta))
         return cls(E=floor, A=a_scale, B=b_scale, alpha=alpha, beta=beta)
 
+    @classmethod
+    def from_frontier(cls, params: Mapping[str, float]) -> KnownLaw:
+        """The law whose frontier is ``L_inf + (C0/C)^alpha_C`` with ``N_opt = (C/C_n)^beta`` (FrontierFit's
+        ``params_``, C in FLOPs): the closed form above solved for ``E, A, B, alpha, beta``.
+
+        ``alpha = alpha_C/beta_opt``, ``beta = alpha beta_opt/(1 - beta_opt)``, ``G = (6/C_n)^beta_opt``; the
+        frontier's height gives ``A = (C0/6)^alpha_C G^alpha / (1 + alpha/beta)`` and G's definition
+        ``B = alpha A / (beta G^(alpha+beta))``. Needs ``0 < beta_opt < 1`` and ``alpha_C > 0``.
+        """
+        beta_h, a_c = float(params["beta"]), float(params["alpha_C"])
+        if not (0 < beta_h < 1 and a_c > 0):
+            raise ValueError(f"no L(N, D) has a frontier with beta = {beta_h:.3g} and alpha_C = {a_c:.3g}: "
+                             "it needs 0 < beta < 1 and alpha_C > 0")
+        alpha = a_c / beta_h
+        beta = alpha * beta_h / (1.0 - beta_h)
+        g = (6.0 / float(params["C_n"])) ** beta_h
+        a_scale = (float(params["C0"]) / 6.0) ** a_c * g**alpha / (1.0 + alpha / beta)
+        b_scale = alpha * a_scale / (beta * g ** (alpha + beta))
+        return cls(E=float(params["L_inf"]), A=a_scale, B=b_scale, alpha=alpha, beta=beta)
+
     @property
     def beta_opt(self) -> float:
         """The N_opt(C) exponent ``beta/(alpha+beta)`` (Chinchilla's ``a``, Henighan's ``beta``)."""
@@ -93,13 +113,15 @@ class KnownLaw:
         n = self.n_opt(compute)
         return self.loss(n, np.asarray(compute, float) / (6.0 * n))
 
-    def curves(self, sizes: Sequence[float], c_max: float, points_per_decade: int = 10, noise: float = 0.01,
-               rng: np.random.Generator | None = None, c_min: float | None = None) -> pd.DataFrame:
+    def curves(self, sizes: Sequence[float], c_max: float, points_per_decade: float = 10, noise: float = 0.01,
+               rng: np.random.Generator | None = None, c_min: float | None = None,
+               run_noise: float = 0.0) -> pd.DataFrame:
         """Learning curves ``L_i(C)``, one run per size, reported at log-spaced compute up to ``c_max``.
 
         Every run reports at the same compute points (``points_per_decade`` a decade from ``c_min``, default
-        ``c_max / 1e4``), as the search's jobs do. ``noise`` is the standard deviation of the multiplicative
-        log-normal noise (independent per point): ``loss = truth * exp(noise * z)``.
+        ``c_max / 1e4``), as the search's jobs do. Noise is multiplicative and log-normal:
+        ``loss = truth * exp(run_noise * u + noise * z)`` with ``z`` drawn per point (evaluation noise) and ``u``
+        once per run (what a run's seed, data order and hyperparameters shift its whole curve by).
         """
         rng = np.random.default_rng() if rng is None else rng
         c_min = c_max / 1e4 if c_min is None else c_min
@@ -107,7 +129,10 @@ class KnownLaw:
         rows = []
         for index, n in enumerate(sorted(sizes)):
             tokens = compute / (6.0 * n)
-            loss = self.loss(n, tokens) * np.exp(noise * rng.standard_normal(len(compute)))
+            log_noise = noise * rng.standard_normal(len(compute))
+            if run_noise:
+                log_noise += run_noise * rng.standard_normal()
+            loss = self.loss(n, tokens) * np.exp(log_noise)
             rows.append(pd.DataFrame({"run": f"n{index:02d}_{n:.3g}", "n_params": float(n), "tokens": tokens,
                                       "compute": compute, "loss": loss}))
         return pd.concat(rows, ignore_index=True)

@@ -26,6 +26,7 @@ from scalesearch.tracking import start_run
 LOGGED_PREFIXES = ("heldout_loss", "eval/", "train_loss", "compute", "tokens", "lr", "mfu", "n_params")
 FLUSH_POINTS = 500
 MAX_BATCH = 1000
+CLOSED = ("finished", "stopped", "diverged", "failed")  # the statuses of ended trial runs
 
 
 class SearchRecorder(Callback):
@@ -38,6 +39,7 @@ class SearchRecorder(Callback):
         self.runs: dict[str, str] = {}  # trial id -> MLflow run id
         self.logged: dict[str, int] = {}  # trial id -> last step (tokens) logged
         self.pending: dict[str, list[Metric]] = {}
+        self.closed: set[str] = set()  # trials MLflow holds as ended (after a resume)
         self.completed = 0
         self.started = time.time()
         self._client: MlflowClient | None = None
@@ -55,18 +57,19 @@ class SearchRecorder(Callback):
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
         if trial.trial_id in self.runs:
-            self.client.set_tag(self.runs[trial.trial_id], "scalesearch.status", "running")
+            if trial.trial_id not in self.closed:
+                self.client.set_tag(self.runs[trial.trial_id], "scalesearch.status", "running")
             return
         config = trial.config
         self.runs[trial.trial_id] = start_run(
-            self.client, self.spec.name, run_name=f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}",
+            self.client, self.spec.experiment, run_name=f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}",
             params=self.trial_params(config), parent_run_id=self.parent_run_id,
             tags={"scalesearch.role": "trial", "scalesearch.status": "running",
                   "scalesearch.trial_id": trial.trial_id, "scalesearch.backend": self.spec.search.backend})
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info) -> None:
         tid, step = trial.trial_id, int(result.get("tokens", 0))
-        if tid not in self.runs or step <= self.logged.get(tid, -1):
+        if tid not in self.runs or tid in self.closed or step <= self.logged.get(tid, -1):
             return
         curve = self.state.curves.get(tid)
         if curve is not None:
@@ -167,13 +170,42 @@ class SearchRecorder(Callback):
         self.state.fits[:] = json.loads(saved["fits"])
         self.state.finished = saved["finished"]
         self.logged = load_curves(self.client, self.runs, self.state)
+        self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Bring what MLflow recorded after Tune last saved its state back into the search.
+
+        A trial closed since then (Tune will run it again from its last checkpoint) keeps its stop reason, so the
+        scheduler stops it at once and nothing more is logged for it. A trial started since then is unknown to the
+        resumed search: its run is tagged lost, kept for the record but left out of the fits."""
+        experiment = self.client.get_run(self.parent_run_id).info.experiment_id
+        children = self.client.search_runs([experiment], max_results=50000,
+                                           filter_string=f"tags.mlflow.parentRunId = '{self.parent_run_id}'")
+        known = set(self.runs.values())
+        for run in children:
+            tags = run.data.tags
+            status, tid = tags.get("scalesearch.status"), tags.get("scalesearch.trial_id")
+            if run.info.run_id in known and status in CLOSED:
+                self.closed.add(tid)
+                if status != "finished":
+                    self.state.stop_reasons.setdefault(tid, tags.get("scalesearch.stop_reason", status))
+            elif run.info.run_id not in known and status == "running":
+                self.client.log_batch(run.info.run_id, tags=[
+                    RunTag("scalesearch.status", "lost"),
+                    RunTag("scalesearch.stop_reason", "started after the driver last saved the search's state; "
+                                                      "the resumed search does not know this trial")])
+                self.client.set_terminated(run.info.run_id, "KILLED")
 
 
 def load_curves(client: MlflowClient, runs: dict[str, str], state: SearchState) -> dict[str, int]:
-    """Fill ``state`` with the learning curves logged on ``runs`` (trial id -> run id); returns last steps."""
+    """Fill ``state`` with the learning curves logged on ``runs`` (trial id -> run id); returns last steps.
+    A run without params is one whose driver died between creating it and logging them: it holds no curve."""
     last = {}
     for tid, run_id in runs.items():
-        n_params = float(client.get_run(run_id).data.params["n_params"])
+        params = client.get_run(run_id).data.params
+        if "n_params" not in params:
+            continue
+        n_params = float(params["n_params"])
         losses = {m.step: m.value for m in client.get_metric_history(run_id, LOSS)}
         for m in sorted(client.get_metric_history(run_id, COMPUTE), key=lambda m: m.step):
             if m.step in losses:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,21 @@ logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERRO
 # Tune saves its experiment state every 10 s or more by default; a killed driver would lose that much (DESIGN §7).
 # Tune's own result.json/CSV/TensorBoard loggers are off: MLflow holds every report.
 TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "0.5", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+
+
+@contextmanager
+def _tune_env() -> Iterator[None]:
+    """Tune reads these settings from the environment when an experiment starts; set them for this one only."""
+    saved = {key: os.environ.get(key) for key in TUNE_ENV}
+    os.environ.update(TUNE_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class SearchError(RuntimeError):
@@ -127,14 +144,13 @@ def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path 
     if (home / SEARCH_FILE).exists():
         raise SearchError(f"a search named {spec.name!r} exists in {home}: continue it with `scalesearch resume "
                           f"{spec.name}`, or give the spec another name")
-    os.environ.update(TUNE_ENV)
     ensure_ray(ray_address, worker_output=False)
     if not (ray_address or os.environ.get("RAY_ADDRESS")):
         check_resources(spec)
     cache_dir, fingerprint, tokens_per_item = _data(spec)
 
     client = MlflowClient(uri)
-    parent = start_run(client, spec.name, run_name=f"search-{spec.name}",
+    parent = start_run(client, spec.experiment, run_name=f"search-{spec.name}",
                        params={"spec": spec.model_dump_json(), "backend": spec.search.backend,
                                "domain": spec.domain.name, "budget_flops": spec.search.stop.budget_flops,
                                "n_params_range": list(spec.search.n_params)},
@@ -157,7 +173,6 @@ def resume_search(name: str, storage: str | Path | None = None, ray_address: str
     spec = parse_spec(saved["spec"], str(home / SEARCH_FILE))
     uri, parent, storage = saved["tracking_uri"], saved["parent_run_id"], Path(saved["storage"])
     check_tracking(uri)
-    os.environ.update(TUNE_ENV)
     ensure_ray(ray_address, worker_output=False)
     cache_dir, fingerprint, tokens_per_item = _data(spec)
     if not tune.Tuner.can_restore(str(home)):
@@ -176,12 +191,14 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutco
     """Run the Tune experiment to its end, then fit the frontier on everything MLflow holds for the search."""
     client = MlflowClient(uri)
     try:
-        tuner.fit()
+        with _tune_env():
+            tuner.fit()
     except BaseException:
         client.set_tag(parent, "scalesearch.status", "interrupted")
         raise
-    children = client.search_runs([client.get_run(parent).info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=50000)
+    children = [run for run in client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
+                                                  filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+                if run.data.tags.get("scalesearch.status") != "lost"]
     state = SearchState(n_range=tuple(spec.search.n_params))
     load_curves(client, {r.data.tags["scalesearch.trial_id"]: r.info.run_id for r in children}, state)
     fit = refit(state, spec.search, seed=spec.search.seed)

@@ -29,6 +29,8 @@ class FrontierScheduler(FIFOScheduler):
         self.strikes: dict[str, int] = {}
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
+        if trial.trial_id in self.state.stop_reasons:  # decided before a driver restart newer than Tune's state
+            return TrialScheduler.STOP
         loss, spent = result.get(LOSS), result.get(COMPUTE)
         if result.get("diverged") or loss is None or not math.isfinite(loss):
             self.state.stop_reasons[trial.trial_id] = f"diverged: loss {loss} after {result.get('tokens')} tokens"

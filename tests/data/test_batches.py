@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from scalesearch.data.batches import BatchSampler, fixed_batches
-from scalesearch.data.shards import TokenSplit
+from scalesearch.data.domain import Sequences
 
 
 @pytest.fixture
-def split() -> TokenSplit:
-    tokens = np.arange(37 * 5).reshape(37, 5)  # row k holds 5k .. 5k+4: rows are recognisable
-    return TokenSplit(tokens, (tokens % 2).astype(np.uint8))
+def split() -> Sequences:
+    tokens = np.arange(37 * 5, dtype=np.uint16).reshape(37, 5)  # row k holds 5k .. 5k+4: rows are recognisable
+    return Sequences(tokens, (tokens % 2).astype(np.uint8))
 
 
 def rows(batch: torch.Tensor) -> list[int]:
@@ -53,7 +53,16 @@ def test_uneven_world_size_is_refused(split):
         BatchSampler(split, batch_size=10, world_size=3)
 
 
-def test_fixed_batches_cover_the_first_rows_in_order(split):
-    batches = fixed_batches(split, batch_size=8, limit=20)
-    assert [len(b[0]) for b in batches] == [8, 8, 4]
-    assert [row for b in batches for row in rows(b[0])] == list(range(20))
+def test_batches_are_int64_whatever_the_stored_dtype(split):
+    tokens, parts = BatchSampler(split, batch_size=4).batch(0)
+    assert tokens.dtype == torch.int64 and parts.dtype == torch.uint8
+    assert torch.equal(tokens % 2, parts.long())
+
+
+def test_fixed_batches_spread_over_the_whole_split_in_order(split):
+    batches = fixed_batches(split, batch_size=8, limit=10)
+    assert [len(b[0]) for b in batches] == [8, 2]
+    held = [row for b in batches for row in rows(b[0])]
+    assert held == sorted(set(held)) and held[0] == 0 and held[-1] == 36  # first to last, no row twice
+    assert max(np.diff(held)) - min(np.diff(held)) <= 1  # evenly spaced
+    assert [row for b in fixed_batches(split, 16, limit=100) for row in rows(b[0])] == list(range(37))

@@ -4,7 +4,9 @@ Parquet bytes and arrays) read, and bad images are reported, counted, or fatal i
 from __future__ import annotations
 
 import io
+import itertools
 import logging
+import random
 
 import numpy as np
 import pyarrow as pa
@@ -13,8 +15,7 @@ import pytest
 from PIL import Image
 
 from scalesearch.data import DataError, make_domain, prepare
-from scalesearch.data.image import BOS, ImageDomain
-from scalesearch.data.sources import content_hash
+from scalesearch.data.image import BOS, RESOLUTIONS, ImageDomain
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -44,12 +45,33 @@ def test_photo_crops_are_real_varied_and_disjoint_between_splits():
     train = list(domain.images("train"))
     heldout = list(domain.images("heldout"))
     assert len(train) == 40 * 11 and len(heldout) == 4 * 11  # 2 scikit-learn + 9 scikit-image photographs
-    assert not {content_hash(i.tobytes()) for i in train} & {content_hash(i.tobytes()) for i in heldout}
+    assert not {i.tobytes() for i in train} & {i.tobytes() for i in heldout}
     # Natural images: neighbouring pixels are strongly correlated (noise would give about 0).
     stack = np.stack(train).astype(float)
     left, right = stack[:, :, :-1].ravel(), stack[:, :, 1:].ravel()
     assert np.corrcoef(left, right)[0, 1] > 0.8
     assert np.std([i.mean() for i in train]) > 20  # crops differ from each other
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+def test_no_heldout_pixel_is_in_a_train_crop_at_every_resolution(resolution):
+    """Every resolution, 64 included, has held-out crops, and no train crop overlaps any of them."""
+    domain = ImageDomain(resolution=resolution, crops_per_photo=50)
+    for width, height in [(640, 427), (451, 300), (1411, 1411)]:  # china, chelsea (the smallest), retina
+        boxes = {split: list(itertools.islice(domain.crop_boxes(split, width, height, random.Random(0)), 300))
+                 for split in ("train", "heldout")}
+        covered = {split: np.zeros((height, width), bool) for split in boxes}
+        for split, split_boxes in boxes.items():
+            for left, top, right, bottom in split_boxes:
+                assert right - left == bottom - top >= resolution and 0 <= left and right <= width
+                assert 0 <= top and bottom <= height
+                covered[split][top:bottom, left:right] = True
+        assert not (covered["train"] & covered["heldout"]).any()
+        assert covered["heldout"].sum() <= width * height / domain.heldout_every  # at most a tenth of the photo
+        sides = {split: np.median([b[2] - b[0] for b in split_boxes]) for split, split_boxes in boxes.items()}
+        assert sides["train"] == pytest.approx(sides["heldout"], rel=0.3)  # the same scales in both splits
+    images = list(itertools.islice(domain.images("heldout"), 3))
+    assert [i.shape for i in images] == [(resolution, resolution, 3)] * 3
 
 
 def test_digits_are_labelled_and_split_by_content():
@@ -59,7 +81,7 @@ def test_digits_are_labelled_and_split_by_content():
     assert len(train_images) + len(heldout_images) == 1797
     assert len(heldout_images) == pytest.approx(180, abs=40)
     assert set(train_labels) == set(range(10))
-    assert not {content_hash(i.tobytes()) for i in train_images} & {content_hash(i.tobytes()) for i in heldout_images}
+    assert not {i.tobytes() for i in train_images} & {i.tobytes() for i in heldout_images}
 
 
 def test_folder_and_parquet_sources_give_the_same_images(tmp_path):
@@ -80,12 +102,15 @@ def test_folder_and_parquet_sources_give_the_same_images(tmp_path):
     assert {i.tobytes() for i in images} == {i.tobytes() for split in splits[0] for i in split}
 
 
-def test_large_images_are_downsampled_with_antialiasing(tmp_path):
-    stripes = np.zeros((64, 64, 3), np.uint8)
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+def test_large_images_are_downsampled_with_antialiasing(tmp_path, resolution):
+    stripes = np.zeros((256, 256, 3), np.uint8)
     stripes[:, ::2] = 255  # one-pixel stripes: point sampling would give all black or all white
     pq.write_table(pa.table({"image": [png_bytes(stripes)] * 3}), tmp_path / "stripes.parquet")
-    image = next(iter(ImageDomain(source=str(tmp_path / "stripes.parquet"), heldout_every=1000).images("train")))
-    assert image.shape == (8, 8, 3) and abs(float(image.mean()) - 127.5) < 10 and image.std() < 10
+    domain = ImageDomain(resolution=resolution, source=str(tmp_path / "stripes.parquet"), heldout_every=1000)
+    image = next(iter(domain.images("train")))
+    assert image.shape == (resolution, resolution, 3)
+    assert abs(float(image.mean()) - 127.5) < 3 and image.std() < 5  # the stripes' mean grey, evenly
 
 
 def test_bad_images_are_reported_counted_or_fatal_when_strict(tmp_path, caplog):
@@ -94,7 +119,8 @@ def test_bad_images_are_reported_counted_or_fatal_when_strict(tmp_path, caplog):
     domain = ImageDomain(source=str(tmp_path / "mixed.parquet"), heldout_every=4)
     with caplog.at_level(logging.WARNING):
         prepare(domain, tmp_path / "cache")
-    assert domain.item_errors.count == 2  # met once per split
+    assert domain.item_errors.count == 1  # met by both splits, counted once
+    assert caplog.text.count("row 10 column") == 1
     assert "mixed.parquet row 10 column 'image': cannot be decoded as an image" in caplog.text
     with pytest.raises(DataError, match=r"mixed.parquet row 10 .*cannot be decoded.*strict"):
         prepare(ImageDomain(source=str(tmp_path / "mixed.parquet"), heldout_every=4, strict=True), tmp_path / "c2")
@@ -102,14 +128,27 @@ def test_bad_images_are_reported_counted_or_fatal_when_strict(tmp_path, caplog):
 
 @pytest.mark.parametrize("cells, expected", [
     ([[1, 2, 3, 4]], "flat array of 4 values is not a square RGB image"),
-    ([np.zeros((2, 2, 2)).tolist()], r"expected H x W x 3 .* shape \(2, 2, 2\)"),
+    ([np.zeros((2, 2, 2), int).tolist()], r"expected H x W x 3 .* shape \(2, 2, 2\)"),
     ([np.full(192, 300).tolist()], r"values in \[0, 255\]"),
-    ([["a"] * 192], "not numbers"),
+    ([[], [0] * 192], "it is empty"),
+    ([None, [0] * 192], "is null"),
+    ([[0] * 191 + [None]], "holds object values, expected integers"),
 ])
 def test_arrays_of_the_wrong_shape_or_range_are_bad_items(tmp_path, cells, expected):
     pq.write_table(pa.table({"image": cells}), tmp_path / "bad.parquet")
     with pytest.raises(DataError, match=rf"bad.parquet row 0 column 'image'.*{expected}"):
         list(ImageDomain(source=str(tmp_path / "bad.parquet"), strict=True).images("train"))
+
+
+@pytest.mark.parametrize("cells, expected", [
+    ([np.full(192, 0.5).tolist()], "list<.*double>"),
+    (["a picture"], "string"),
+])
+def test_columns_of_the_wrong_type_are_refused_as_a_whole(tmp_path, cells, expected):
+    pq.write_table(pa.table({"image": cells}), tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match=rf"bad.parquet: column 'image' holds {expected}, expected encoded image bytes "
+                                        r"or \(nested\) lists of integers"):
+        list(ImageDomain(source=str(tmp_path / "bad.parquet")).images("train"))
 
 
 def test_missing_or_empty_sources_are_clear_errors(tmp_path):

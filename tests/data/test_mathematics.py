@@ -101,7 +101,7 @@ def test_loss_mask_counts_exactly_the_answers(small_math):
 
 def test_no_heldout_or_eval_problem_occurs_in_train(small_math):
     train = {q for q, _ in small_math.problems("train")}
-    for split in ["heldout", *small_math.eval_splits()]:
+    for split in small_math.splits()[1:]:
         questions = {q for q, _ in small_math.problems(split)}
         assert questions and not questions & train, split
 
@@ -129,8 +129,8 @@ def test_generation_is_deterministic_by_seed():
 
 
 def test_eval_splits_and_tokens_per_problem(small_math):
-    assert small_math.eval_splits()[:2] == ["interpolate", "extrapolate"]
-    assert len([s for s in small_math.eval_splits() if s.startswith("sweep_s")]) == 19
+    assert small_math.eval_splits() == ["interpolate", "extrapolate"]
+    assert small_math.final_eval_splits() == [f"sweep_s{s:02d}" for s in range(1, 20)]
     answers = [a for _, a in small_math.problems("heldout")]
     assert small_math.tokens_per_item["answer"] == pytest.approx(np.mean([len(a) + 1 for a in answers]))
 

@@ -63,6 +63,14 @@ def test_captions_name_the_digit_and_images_round_trip(domain):
     assert domain.eval_splits() == list(KINDS)
 
 
+def test_tokens_per_item_are_the_counted_tokens_per_pair(domain):
+    block = next(domain.generate("image_given_caption"))
+    captions = [domain.decode(tokens).split(": ", 1)[1].strip("'") for tokens in block.tokens]
+    assert domain.tokens_per_item["text"] == pytest.approx(np.mean([len(c.encode()) for c in captions]))
+    assert domain.tokens_per_item["text"] == pytest.approx((block.parts == TEXT).sum(axis=1).mean())
+    assert domain.tokens_per_item["image"] == 3 * 8 * 8
+
+
 def test_parquet_pairs_and_bad_rows(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
     captions = [f"picture {k}" for k in range(12)]

@@ -7,24 +7,33 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scalesearch.data import DataError, make_domain, prepare
+from scalesearch.data import DataError, load_split, make_domain, prepare
 from scalesearch.data.video import VideoDomain
 from scalesearch.data.vq import VQDomain
 
 
-def test_sprites_move_by_at_most_one_pixel_a_frame():
+def test_sprites_move_rigidly_at_a_known_speed():
+    """Each frame is the first frame's sprite shifted by a velocity of at most one pixel per axis whose size never
+    changes (only its sign, at a wall): the motion is known, so the video's entropy is bounded."""
     domain = VideoDomain(videos=50, resolution=16, sprite=8, frames=6)
     clips = list(domain.clips("train"))
     assert len(clips) == 50
     moved = 0
     for clip in clips:
-        ink = [np.argwhere(frame.max(axis=-1) > 0).min(axis=0) for frame in clip if frame.any()]
-        steps = np.abs(np.diff(ink, axis=0))
-        assert steps.max(initial=0) <= 1
+        ink = clip.max(axis=-1) > 0
+        corners = np.array([np.argwhere(frame).min(axis=0) for frame in ink])
+        sprite = clip[0][ink[0]]
+        for t, (y, x) in enumerate(corners):  # the same pixels, moved
+            shifted = np.roll(clip[0], (y - corners[0][0], x - corners[0][1]), axis=(0, 1))
+            assert np.array_equal(shifted, clip[t]) and np.array_equal(clip[t][ink[t]], sprite)
+        steps = np.diff(corners, axis=0)
+        assert np.abs(steps).max() <= 1 and (np.abs(steps) == np.abs(steps[0])).all()
         moved += bool(steps.any())
     assert moved > 25
     block = next(domain.generate("train"))
-    assert block.tokens.shape == (50, 6 * 768 + 1) and np.array_equal(domain.pixels(block.tokens[0])[:, :16], clips[0][0])
+    assert block.tokens.shape == (50, 6 * 768 + 1)
+    assert np.array_equal(domain.pixels(block.tokens[0])[:, :16], clips[0][0])
+    assert np.array_equal(domain.pixels(block.tokens[0])[:, 80:], clips[0][5])
 
 
 def test_video_from_parquet_frames(tmp_path):
@@ -49,10 +58,9 @@ def test_vq_codes_keep_their_values_and_vocabulary(tmp_path):
     domain = make_domain("vq", path=str(tmp_path / "c.parquet"), heldout_every=4)
     assert domain.vocab_size == 513 and domain.seq_len == 16
     root = prepare(domain, tmp_path / "cache")
-    from scalesearch.data import load_split
-    stored = np.concatenate([load_split(root, s).tokens for s in ("train", "heldout")])
+    stored = np.concatenate([load_split(root, s).tokens for s in ("train", "heldout")]).astype(np.int64)
     assert np.all(stored[:, 0] == 512)
-    assert {r.tobytes() for r in stored[:, 1:]} == {r.tobytes() for r in codes}
+    assert {r.tobytes() for r in stored[:, 1:]} == {r.tobytes() for r in codes.astype(np.int64)}
 
 
 def test_vq_bad_rows_and_metadata(tmp_path):
@@ -62,11 +70,15 @@ def test_vq_bad_rows_and_metadata(tmp_path):
     write_codes(tmp_path / "c.parquet", rows)
     domain = VQDomain(str(tmp_path / "c.parquet"), heldout_every=1000)
     assert len(list(domain.items("train"))) == 3 and domain.item_errors.count == 2
-    with pytest.raises(DataError, match=r"row 2 column 'codes': expected 8 integer codes, found 7"):
+    with pytest.raises(DataError, match=r"row 2 column 'codes': expected 8 codes, found 7"):
         list(VQDomain(str(tmp_path / "c.parquet"), strict=True).items("train"))
     write_codes(tmp_path / "c.parquet", rows[:2] + rows[3:])
     with pytest.raises(DataError, match=r"row 2 column 'codes': code 600 outside the vocabulary \[0, 512\)"):
         list(VQDomain(str(tmp_path / "c.parquet"), strict=True).items("train"))
+    write_codes(tmp_path / "floats.parquet", [[0.5] * 8] * 3)
+    with pytest.raises(DataError, match=r"floats.parquet: column 'codes' holds list<.*double>, "
+                                        r"expected \(nested\) lists of integers"):
+        VQDomain(str(tmp_path / "floats.parquet"))
     write_codes(tmp_path / "nometa.parquet", rows, vocab=None)
     with pytest.raises(DataError, match="nometa.parquet: the schema metadata must give vocab_size"):
         VQDomain(str(tmp_path / "nometa.parquet"))

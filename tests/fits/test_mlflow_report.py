@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from scalesearch.fits.commands import register
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.report import report_from_mlflow
+from scalesearch.report import ReportOptions, report_from_mlflow
 
 DOMAINS = {"image_8x8": 1, "image_vq_16x16": 4}  # rows of Henighan's Table 1
 
@@ -59,7 +59,7 @@ def check_report_files(out, client, parent):
 
 def test_report_function_reads_search_and_logs_artifacts(search, tmp_path):
     uri, client, parent = search
-    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", n_bootstrap=20)
+    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=20))
     assert out == tmp_path / "reports" / "toy-search"
     check_report_files(out, client, parent)
 
@@ -70,7 +70,7 @@ def test_report_cli(search, tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["report", "--experiment", "toy-search", "--out", str(tmp_path / "r"),
-                              "--bootstrap", "10"])
+                              "--bootstrap", "20"])
     assert args.func(args) == 0
     check_report_files(tmp_path / "r" / "toy-search", client, parent)
     args = parser.parse_args(["report", "--experiment", "no-such-search", "--bootstrap", "0"])

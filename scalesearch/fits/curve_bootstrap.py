@@ -1,0 +1,119 @@
+"""The bootstrap of a frontier fit: the same runs, at the same sizes and report points, simulated anew.
+
+Why not resample runs with replacement (the pairs bootstrap): the sizes of a search are chosen, not drawn, and
+with one run per size a resample that drops a size leaves a gap in the frontier that the real data never have.
+Measured on curves from a known law (benchmarks/fits_coverage.py) its 95% intervals covered the truth in 50 of
+50 seeds, with standard errors 2.5 times the estimates' real spread. Here the design stays fixed and the noise is
+resampled, a residual bootstrap (Davison & Hinkley 1997, section 6.2) with the run as the unit of a random shift:
+
+- **truth** of a resample: each run's smoothed curve ``s_i`` (the Savitzky-Golay filter the frontier applies);
+- **point noise**: the residuals ``log L - s``, each divided by ``sqrt(((I - H)(I - H)^T)_tt)`` (H the filter)
+  so that it has the variance of the noise rather than of what smoothing leaves, pooled over runs, centred and
+  drawn with replacement;
+- **run noise**: one shift of a whole curve in log loss (seed, data order, hyperparameters), normal, with the
+  spread of the runs' mean residuals about a Chinchilla surface ``L(N, D)`` fitted to every point, less what
+  point noise explains, on ``R - 4`` degrees of freedom (one for the mean, three for the surface's ``E, A,
+  alpha``, which follow the runs' levels). Not estimated (zero, and said so) with fewer than 6 runs;
+- each resample ``log L*_i = s_i + run_sd u_i + e*_i`` is refitted warm-started; intervals are percentiles.
+
+The surface starts from the Chinchilla law whose frontier is the fitted one (``KnownLaw.from_frontier``), so it
+costs one L-BFGS run rather than a grid. Coverage and cost are in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.fits.bootstrap import FIT_FAILURES, BootstrapResult
+from scalesearch.fits.chinchilla import ChinchillaLaw
+from scalesearch.fits.frontier import FrontierFit, smoothing_matrix
+from scalesearch.fits.inputs import FitInputError
+from scalesearch.fits.synthetic import KnownLaw
+
+MIN_RESIDUALS = 20
+MIN_RUNS_FOR_RUN_NOISE = 6
+SCHEME = "runs simulated anew: smoothed curve + resampled residuals + a normal shift per run"
+
+
+@dataclass(frozen=True)
+class CurveNoise:
+    """The noise a resample adds to each run's smoothed curve (log loss), and how it was measured."""
+
+    smoothed: tuple[np.ndarray, ...]
+    residuals: np.ndarray  # pooled, rescaled, centred
+    run_sd: float
+    run_sd_note: str  # how run_sd was found, or why it was not
+
+    @property
+    def point_sd(self) -> float:
+        return float(np.sqrt(np.mean(self.residuals**2)))
+
+    def draw(self, rng: np.random.Generator) -> list[np.ndarray]:
+        lengths = [len(s) for s in self.smoothed]
+        points = np.split(rng.choice(self.residuals, sum(lengths)), np.cumsum(lengths)[:-1])
+        shifts = self.run_sd * rng.standard_normal(len(lengths))
+        return [s + shift + e for s, shift, e in zip(self.smoothed, shifts, points)]
+
+    def to_dict(self) -> dict:
+        return {"point_sd_log_loss": self.point_sd, "run_sd_log_loss": self.run_sd, "run_sd_note": self.run_sd_note,
+                "residuals": len(self.residuals)}
+
+
+def curve_noise(fit: FrontierFit) -> CurveNoise:
+    """Measure point and run noise on the runs ``fit`` used (see the module docstring)."""
+    smoothed, residuals = [], []
+    for y in fit.curves_.log_loss:
+        h = smoothing_matrix(len(y), fit.smooth_window)
+        smoothed.append(h @ y)
+        rest = np.eye(len(y)) - h
+        share = np.einsum("ij,ij->i", rest, rest)
+        kept = share > 1e-9
+        residuals.append((y - smoothed[-1])[kept] / np.sqrt(share[kept]))
+    pool = np.concatenate(residuals)
+    if len(pool) < MIN_RESIDUALS:
+        raise FitInputError(f"the bootstrap measures the noise of the curves from their wiggle about a smoothing "
+                            f"over 5+ report points; these runs give {len(pool)} residuals (< {MIN_RESIDUALS}): "
+                            "report held-out loss more often per run")
+    pool = pool - pool.mean()
+    run_sd, note = run_shift_sd(fit, float(np.mean(pool**2)))
+    return CurveNoise(tuple(smoothed), pool, run_sd, note)
+
+
+def run_shift_sd(fit: FrontierFit, point_variance: float) -> tuple[float, str]:
+    """The sd of whole-curve shifts between runs, from their mean residuals about a Chinchilla surface."""
+    curves = fit.curves_
+    runs = len(curves.runs)
+    if runs < MIN_RUNS_FOR_RUN_NOISE:
+        return 0.0, f"not estimated: needs >= {MIN_RUNS_FOR_RUN_NOISE} runs, got {runs}; point noise only"
+    lengths = np.array([len(y) for y in curves.log_loss])
+    n = np.repeat(curves.n_params, lengths)
+    compute, log_loss = np.exp(np.concatenate(curves.log_compute)), np.concatenate(curves.log_loss)
+    tokens = compute / (6.0 * n)
+    try:
+        start = asdict(KnownLaw.from_frontier(fit.params_))
+    except ValueError:
+        start = None  # no L(N, D) has this frontier: start from Hoffmann's grid instead
+    surface = ChinchillaLaw(max_starts=8).fit(n, tokens, np.exp(log_loss), init=start)
+    offsets = log_loss - np.log(surface.predict(n, tokens))
+    means = np.bincount(np.repeat(np.arange(runs), lengths), offsets) / lengths
+    variance = np.sum((means - means.mean()) ** 2) / (runs - 4) - np.mean(point_variance / lengths)
+    fitted = "surface fit ok" if surface.ok_ else f"surface fit flagged {surface.diagnostics_.to_dict()}"
+    return float(np.sqrt(max(variance, 0.0))), f"from {runs} runs' mean residuals about L(N, D) ({fitted})"
+
+
+def bootstrap_frontier(fit: FrontierFit, n_resamples: int, seed: int = 0, level: float = 0.95,
+                       noise: CurveNoise | None = None) -> BootstrapResult:
+    """``fit``'s parameters on ``n_resamples`` simulated searches; a refit that fails is a NaN row."""
+    noise = curve_noise(fit) if noise is None else noise
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_resamples):
+        try:
+            rows.append(fit.refit(noise.draw(rng))[1])
+        except FIT_FAILURES:
+            rows.append({})
+    return BootstrapResult(point=dict(fit.params_), samples=pd.DataFrame(rows, columns=list(fit.params_)),
+                           level=level, scheme=SCHEME, noise=noise.to_dict())

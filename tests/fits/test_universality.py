@@ -1,0 +1,61 @@
+"""Universality of exponents on synthetic domains: equal exponents (not rejected) and clearly different ones
+(rejected), with the shared exponent of the joint fit checked against the truth."""
+
+import numpy as np
+import pytest
+
+from scalesearch.fits.frontier import FrontierFit
+from scalesearch.fits.inputs import FitInputError
+from scalesearch.fits.synthetic import KnownLaw
+from scalesearch.fits.universality import shared_beta, universality_test
+
+CHINCHILLA = KnownLaw.from_chinchilla()
+# Same alpha and beta, so the same frontier exponents, but another entropy and other scales.
+SAME_EXPONENTS = KnownLaw(E=2.5, A=3 * CHINCHILLA.A, B=CHINCHILLA.B / 2, alpha=CHINCHILLA.alpha,
+                          beta=CHINCHILLA.beta)
+# beta 0.55: N_opt exponent 0.613 against 0.513 and alpha_C 0.213 against 0.178, about 20 standard errors apart.
+OTHER_EXPONENTS = KnownLaw(E=CHINCHILLA.E, A=CHINCHILLA.A, B=CHINCHILLA.B, alpha=CHINCHILLA.alpha, beta=0.55)
+
+
+def frontier_fit(law: KnownLaw, seed: int, noise: float = 0.003) -> FrontierFit:
+    curves = law.curves(np.geomspace(1e6, 1e9, 11), c_max=1e20, points_per_decade=10, noise=noise,
+                        rng=np.random.default_rng(seed), c_min=1e14)
+    return FrontierFit().fit(curves)
+
+
+@pytest.fixture(scope="module")
+def chinchilla_fit():
+    return frontier_fit(CHINCHILLA, seed=11)
+
+
+def test_equal_exponents_are_not_rejected_and_the_shared_value_is_the_truth(chinchilla_fit):
+    tests = universality_test({"a": chinchilla_fit, "b": frontier_fit(SAME_EXPONENTS, seed=12)}, 100, seed=1)
+    for exponent, truth in (("alpha_C", CHINCHILLA.alpha_c), ("beta", CHINCHILLA.beta_opt)):
+        test = tests[exponent]
+        assert not test.rejected, test.to_dict()
+        assert test.shared.contains(truth), (exponent, test.shared, truth)
+        assert all(d.contains(0.0) for d in test.deviation.values())
+        assert test.verdict().startswith(f"Universality of {exponent} is not rejected at the 5% level")
+        assert "does not show they are equal" in test.verdict()
+
+
+def test_clearly_different_exponents_are_rejected_with_each_domains_deviation(chinchilla_fit):
+    tests = universality_test({"a": chinchilla_fit, "b": frontier_fit(OTHER_EXPONENTS, seed=13)}, 100, seed=1)
+    for exponent, low, high in (("alpha_C", CHINCHILLA.alpha_c, OTHER_EXPONENTS.alpha_c),
+                                ("beta", CHINCHILLA.beta_opt, OTHER_EXPONENTS.beta_opt)):
+        test = tests[exponent]
+        assert test.rejected and test.p_value < 0.02, test.to_dict()
+        assert test.deviation["a"].ci_high < 0 < test.deviation["b"].ci_low
+        assert low < test.shared.value < high
+        assert test.per_domain["a"].contains(low) and test.per_domain["b"].contains(high)
+        assert "is rejected" in test.verdict() and "compromise" in test.verdict()
+
+
+def test_shared_beta_is_the_common_slope_of_noise_free_domains():
+    fits = {"a": frontier_fit(CHINCHILLA, 0, noise=0.0), "b": frontier_fit(SAME_EXPONENTS, 0, noise=0.0)}
+    assert shared_beta({d: f.frontier_ for d, f in fits.items()}) == pytest.approx(CHINCHILLA.beta_opt, abs=0.002)
+
+
+def test_universality_needs_two_domains(chinchilla_fit):
+    with pytest.raises(FitInputError, match=">= 2 domains"):
+        universality_test({"a": chinchilla_fit}, 100)
