@@ -9,11 +9,10 @@ from importlib import import_module
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 4
-DEMO_SPEC = Path(__file__).resolve().parent.parent / "search_spaces" / "demo.yaml"
 
 # Subcommands that live beside the code they drive; each module has ``register(subparsers)``.
 COMMAND_MODULES = ("scalesearch.data.commands", "scalesearch.fits.commands", "scalesearch.search.commands",
-                   "scalesearch.launch")
+                   "scalesearch.demo", "scalesearch.launch")
 
 
 def _shape(args: argparse.Namespace) -> int:
@@ -59,11 +58,6 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_DIVERGED if outcome.status == "diverged" else EXIT_OK
 
 
-def _demo(args: argparse.Namespace) -> int:
-    args.spec, args.num_workers, args.n_params = DEMO_SPEC, None, None
-    return _train(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalesearch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,12 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=int, help="Ray Train workers (overrides resources.num_workers)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p.set_defaults(func=_train)
-
-    p = sub.add_parser("demo", help="the main job on embedded defaults",
-                       description="Train the demo model (search_spaces/demo.yaml) on local Ray with the SQLite "
-                                   "MLflow store in the working directory.")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI")
-    p.set_defaults(func=_demo)
 
     for name in COMMAND_MODULES:
         import_module(name).register(sub)

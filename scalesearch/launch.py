@@ -228,9 +228,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "launch", help="run a spec on a Ray cluster as a Ray Job",
         description="Validate SPEC here, then submit it to a Ray cluster's Jobs API as a Ray Job that runs "
                     "`scalesearch run SPEC` (or `scalesearch train SPEC` for a spec without a search section) on the "
-                    "head. The working directory (which must "
-                    "hold SPEC) is uploaded; every trial logs to the MLflow server of --tracking-uri. Needs Ray "
-                    "token authentication in this shell when the cluster has it on (RAY_AUTH_MODE=token).")
+                    "head. The working directory (which must hold SPEC) is uploaded; every trial logs to the MLflow "
+                    "server of --tracking-uri. Needs Ray token authentication in this shell when the cluster has it "
+                    "on (RAY_AUTH_MODE=token).")
     p.add_argument("spec", type=Path, help="YAML spec inside the working directory")
     _add_address(p)
     p.add_argument("--tracking-uri", help="MLflow server the cluster's nodes reach (default: the spec's tracking.uri, "

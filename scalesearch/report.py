@@ -9,7 +9,8 @@ data (too few runs, metrics not logged, a fit that failed) is named in the repor
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,9 @@ RULES = {"L(N) runs": "each run's best held-out loss, runs whose running-best lo
                  "largest, so it lies on or below the frontier",
          "N_opt": "at each crossing of two runs on the frontier, the geometric mean of their sizes; pure power law",
          "bootstrap": "frontier laws: runs simulated anew (smoothed curve + resampled residuals + a shift per run); "
-                      "L(N): runs resampled with replacement; 95% percentile intervals"}
+                      "L(N): runs resampled with replacement; 95% percentile intervals",
+         "(!)": "the estimate lies outside its own bootstrap interval: the refits are shifted away from the fit to "
+                "the data (too few sizes or crossings for a stable fit), so that interval is not to be trusted"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def _ci(e: Estimate, scale: float = 1.0) -> str:
         return "-"
     if not np.isfinite(e.se):
         return f"{e.value / scale:.3g}"
-    return f"{e.value / scale:.3g} [{e.ci_low / scale:.3g}, {e.ci_high / scale:.3g}]"
+    shifted = "" if e.contains(e.value) else " (!)"
+    return f"{e.value / scale:.3g} [{e.ci_low / scale:.3g}, {e.ci_high / scale:.3g}]{shifted}"
 
 
 def table1(domains: dict[str, DomainReport]) -> pd.DataFrame:
@@ -195,7 +199,7 @@ def _universality_table(tests: dict[str, UniversalityTest]) -> pd.DataFrame:
 
 
 def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: ReportOptions = ReportOptions(),
-                 trials: pd.DataFrame | None = None) -> Path:
+                 trials: pd.DataFrame | None = None, experiment: str | None = None) -> Path:
     """Analyse every domain of ``curves`` (and ``trials``, one row per run with its last metrics, if given) and
     write report.html, report.md, fits.json and the PNGs to ``out_dir/name``."""
     out = Path(out_dir) / name
@@ -262,7 +266,8 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     _section(doc, "Not computed, and why",
              [f"{d} {what}: {why}" for d, r in domains.items() for what, why in r.not_done.items()])
 
-    summary = {"name": name, "runs": int(curves["run"].nunique()),
+    summary = {"name": name, "experiment": experiment, "runs": int(curves["run"].nunique()),
+               "run_ids": sorted(curves["run_id"].unique()) if "run_id" in curves else None,
                "bootstrap": {"resamples": options.n_bootstrap, "seed": options.seed}, "rules": RULES,
                "metrics": {"captions": vars(options.captions), "math": vars(options.math)},
                "domains": {d: _fits_json(r) for d, r in domains.items()},
@@ -286,9 +291,45 @@ def _json_default(value: object) -> object:
 
 
 def report_from_mlflow(experiment: str, tracking_uri: str | None = None, out_dir: str | Path = "reports",
-                       options: ReportOptions = ReportOptions()) -> Path:
-    """Read the search ``experiment``, build its report, and log the files on the parent run under report/."""
+                       options: ReportOptions = ReportOptions(), name: str | None = None) -> Path:
+    """Read the searches of ``experiment``, build their report in ``out_dir/name`` (default: the experiment's
+    name), and log the files on each search's parent run under report/."""
     search = read_search(experiment, tracking_uri)
-    out = build_report(search.curves, out_dir, experiment, options, search.trials)
-    search.client.log_artifacts(search.parent_run_id, str(out), artifact_path="report")
+    out = build_report(search.curves, out_dir, name or experiment, options, search.trials, experiment)
+    for parent in search.parent_run_ids:
+        search.client.log_artifacts(parent, str(out), artifact_path="report")
     return out
+
+
+def verify_report(report_dir: str | Path, tracking_uri: str | None = None, rel: float = 1e-6) -> list[str]:
+    """Where a written report (its fits.json) and a fresh report from the MLflow store it names disagree: other
+    runs, or fitted values further apart than ``rel``. Empty when they agree. The report's own bootstrap settings
+    are reused, so the fresh fit is the same computation."""
+    saved = json.loads((Path(report_dir) / "fits.json").read_text())
+    if not saved.get("experiment"):
+        raise FitInputError(f"{report_dir}/fits.json names no MLflow experiment; it predates verification")
+    options = ReportOptions(n_bootstrap=saved["bootstrap"]["resamples"], seed=saved["bootstrap"]["seed"],
+                            captions=CaptionMetrics(**saved["metrics"]["captions"]),
+                            math=MathMetrics(**saved["metrics"]["math"]))
+    search = read_search(saved["experiment"], tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh_dir = build_report(search.curves, tmp, saved["name"], options, search.trials, saved["experiment"])
+        fresh = json.loads((fresh_dir / "fits.json").read_text())
+    return list(_differences(saved, fresh, "", rel))
+
+
+def _differences(a: object, b: object, where: str, rel: float) -> Iterator[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                yield f"{where}/{key}: only in the {'report' if key in a else 'store'}"
+            else:
+                yield from _differences(a[key], b[key], f"{where}/{key}", rel)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            yield from _differences(x, y, f"{where}[{i}]", rel)
+    elif isinstance(a, float) and isinstance(b, (int, float)):
+        if not (np.isclose(a, b, rtol=rel, atol=0) or (np.isnan(a) and np.isnan(b))):
+            yield f"{where}: report {a!r}, store {b!r}"
+    elif a != b:
+        yield f"{where}: report {a!r}, store {b!r}"

@@ -13,7 +13,7 @@ import numpy as np
 
 from scalesearch.model import ModelConfig
 
-MIN_D_MODEL = 16
+MIN_D_MODEL = 8  # henighan: N = 192 (1 layer), below which a CPU demo's compute-optimal size would fall
 MAX_N_LAYER = 1024
 MAX_D_MODEL = 65536
 

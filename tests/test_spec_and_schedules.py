@@ -9,10 +9,16 @@ from scalesearch.spec import SpecError, load_spec
 def test_shipped_specs_validate():
     from pathlib import Path
 
-    specs = sorted((Path(__file__).resolve().parents[1] / "search_spaces").glob("*.yaml"))
-    assert specs
+    root = Path(__file__).resolve().parents[1] / "search_spaces"
+    specs = sorted(root.rglob("*.yaml"))
+    assert {"demo/text.yaml", "demo/image.yaml", "demo/math.yaml", "image8x8_gpu_cluster.yaml"} <= {
+        p.relative_to(root).as_posix() for p in specs}
     for path in specs:
-        load_spec(path)
+        spec = load_spec(path)
+        for n in spec.search.limits if spec.search else ():
+            worker = spec.resources.for_n_params(n)  # every size's DDP workers share the batch evenly
+            assert spec.train.batch_size % max(1, worker.num_workers) == 0, (path, n)
+            assert worker.use_gpu == ("gpu" in path.name), (path, n)
 
 
 @pytest.mark.parametrize("text, expected", [

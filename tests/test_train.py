@@ -68,3 +68,19 @@ def test_a_diverging_job_stops_and_keeps_its_last_good_checkpoint(tmp_path):
     if runtime.checkpoints:  # whatever was saved before is finite
         state = torch.load(runtime.checkpoints[-1] / STATE_FILE, weights_only=False)
         assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_math_eval_splits_are_logged_at_every_report_and_the_sweep_at_the_last(tmp_path):
+    cfg = shape_for_n_params("henighan", 2e4, aspect=8, n_ctx=256, vocab_size=256)
+    domain = DomainSpec(name="math", options={"seq_len": 256, "train_problems": 2000, "heldout_problems": 200,
+                                              "eval_problems": 40})
+    job = Job(model=cfg, train=TrainSpec(batch_size=8, heldout_sequences=16), domain=domain,
+              budget_flops=6 * cfg.n_params * 8 * 256 * 20)
+    history = train_job(job, LocalRuntime(tmp_path)).history
+    for report in history:
+        # Answer tokens only: a loss per answer character, finite, on splits the model never trained on.
+        assert math.isfinite(report["eval/interpolate_loss"]) and math.isfinite(report["eval/extrapolate_loss"])
+        assert report["eval/extrapolate_loss"] != report["heldout_loss"]
+    sweep = {k for k in history[-1] if k.startswith("eval/sweep_s")}
+    assert {f"eval/sweep_s{s:02d}_loss" for s in range(1, 20)} <= sweep
+    assert not any(k.startswith("eval/sweep_s") for report in history[:-1] for k in report)

@@ -17,7 +17,7 @@ from scalesearch.fits.math_extrapolation import MathMetrics
 from scalesearch.fits.multimodal import CaptionMetrics
 from scalesearch.fits.universality import UniversalityTest, universality_test
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_FIT_FAILED = 0, 2, 3
+EXIT_OK, EXIT_DIFFERS, EXIT_BAD_INPUT, EXIT_FIT_FAILED = 0, 1, 2, 3
 SHARED = {"frontier": ("alpha_C", "beta"), "compute": ("alpha_C",)}
 
 
@@ -86,12 +86,27 @@ def run_report(args: argparse.Namespace) -> int:
         captions=CaptionMetrics(args.captioned_metric, args.uncaptioned_metric),
         math=MathMetrics(args.train_metric, args.extrapolate_metric, args.interpolate_metric))
     try:
+        if args.verify:
+            return _verify(args.verify, args.tracking_uri)
+        if not args.experiment:
+            raise FitInputError("give --experiment NAME (or --verify REPORT_DIR)")
         out = report_from_mlflow(args.experiment, args.tracking_uri, args.out, options)
     except FitInputError as error:
         print(f"bad input: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"report written to {out}/report.html and logged on the search's parent run under report/")
     return EXIT_OK
+
+
+def _verify(report_dir: str, tracking_uri: str | None) -> int:
+    from scalesearch.report import verify_report
+
+    differences = verify_report(report_dir, tracking_uri)
+    for line in differences:
+        print(line)
+    print(f"{report_dir}: {'DIFFERS from' if differences else 'agrees with'} the MLflow store "
+          f"({len(differences)} difference(s))")
+    return EXIT_DIFFERS if differences else EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -108,7 +123,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=run_fit)
     report = subparsers.add_parser("report", help="write the scaling report of a search and log it to MLflow")
-    report.add_argument("--experiment", required=True, help="the search's MLflow experiment name")
+    report.add_argument("--experiment", help="the MLflow experiment of the search(es)")
+    report.add_argument("--verify", metavar="REPORT_DIR",
+                        help="instead of writing a report, check that REPORT_DIR/fits.json agrees with a fresh fit "
+                             "of the MLflow store (same runs, same values); exit 1 where it does not")
     report.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///./mlflow.db")
     report.add_argument("--out", default="reports", help="the report goes to OUT/NAME/")
     report.add_argument("--bootstrap", type=int, default=200)

@@ -1,10 +1,12 @@
 """Read a search back from MLflow as the long table the fits take, and a table of one row per trial.
 
-Experiment ``NAME`` holds one parent run tagged ``scalesearch.role = search`` and one child per trial (tag
+Experiment ``NAME`` holds one parent run per search, tagged ``scalesearch.role = search`` (searches of several
+domains share an experiment to be compared in one report), and one child per trial (tag
 ``mlflow.parentRunId``, ``scalesearch.role = trial``; params ``n_params``, ``domain``, ``tokens_per_item`` as
 JSON). Each child's ``loss_metric`` history (default ``heldout_loss``), logged with ``step = tokens``, becomes its
-learning curve, with the ``compute`` metric (FLOPs) logged at the same step, or ``6 N tokens`` where there is none. Failed trials are skipped; diverged ones stay (their curves do not
-fall, and the frontier leaves them out and says so). The trial table holds each child's last value of every
+learning curve, with the ``compute`` metric (FLOPs) logged at the same step, or ``6 N tokens`` where there is
+none. Failed and lost trials (see search/recorder.py) are skipped; diverged ones stay (their curves do not fall,
+and the frontier leaves them out and says so). The trial table holds each child's last value of every
 metric it logged (``eval/...``, ``heldout_loss/<part>``, ``train_loss``), for the multimodal and math checks.
 """
 
@@ -24,7 +26,7 @@ from scalesearch.tracking import resolve_tracking_uri
 class SearchRecord:
     """A search as read from MLflow: the parent run, the learning curves, and one row of facts per trial."""
 
-    parent_run_id: str
+    parent_run_ids: list[str]  # newest first
     curves: pd.DataFrame  # run, run_id, n_params, domain, tokens, compute, loss
     trials: pd.DataFrame  # run, run_id, n_params, domain, status, tokens_per_item, then every last metric value
     client: MlflowClient
@@ -45,22 +47,21 @@ def _tokens_per_item(params: dict[str, str], run: str) -> dict[str, float]:
 
 
 def read_search(experiment: str, tracking_uri: str | None = None, loss_metric: str = "heldout_loss") -> SearchRecord:
-    """The latest search (parent run) of ``experiment`` at ``tracking_uri`` (resolved as everywhere else)."""
+    """Every search (parent run) of ``experiment`` at ``tracking_uri`` (resolved as everywhere else)."""
     client = MlflowClient(resolve_tracking_uri(tracking_uri))
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise FitInputError(f"no MLflow experiment named {experiment!r} at {client.tracking_uri}")
-    parents = client.search_runs([found.experiment_id], "tags.`scalesearch.role` = 'search'",
-                                 order_by=["attributes.start_time DESC"])
+    parents = [run.info.run_id for run in client.search_runs(
+        [found.experiment_id], "tags.`scalesearch.role` = 'search'", order_by=["attributes.start_time DESC"])]
     if not parents:
         raise FitInputError(f"experiment {experiment!r} has no run tagged scalesearch.role = search")
-    parent = parents[0].info.run_id
-    children = client.search_runs([found.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'",
-                                  max_results=10000)
+    children = [child for parent in parents for child in client.search_runs(
+        [found.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'", max_results=50000)]
     curves, trials = [], []
     for child in children:
         tags, params = child.data.tags, child.data.params
-        if tags.get("scalesearch.role") != "trial" or tags.get("scalesearch.status") == "failed":
+        if tags.get("scalesearch.role") != "trial" or tags.get("scalesearch.status") in ("failed", "lost"):
             continue
         name = child.info.run_name or child.info.run_id
         if "n_params" not in params:
@@ -76,8 +77,7 @@ def read_search(experiment: str, tracking_uri: str | None = None, loss_metric: s
                        "status": tags.get("scalesearch.status"),
                        "tokens_per_item": _tokens_per_item(params, name), **child.data.metrics})
     if not curves:
-        raise FitInputError(f"the search {experiment!r} (parent {parent}) has no trial with a {loss_metric!r} "
-                            "history yet")
+        raise FitInputError(f"the searches of {experiment!r} have no trial with a {loss_metric!r} history yet")
     table = pd.DataFrame(curves)
     validate(table)
-    return SearchRecord(parent, table, pd.DataFrame(trials), client)
+    return SearchRecord(parents, table, pd.DataFrame(trials), client)

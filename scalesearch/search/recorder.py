@@ -40,12 +40,13 @@ class SearchRecorder(Callback):
         self.logged: dict[str, int] = {}  # trial id -> last step (tokens) logged
         self.pending: dict[str, list[Metric]] = {}
         self.closed: set[str] = set()  # trials MLflow holds as ended (after a resume)
+        self.running: dict[str, float] = {}  # trial id -> N, for the progress line
         self.completed = 0
         self.started = time.time()
         self._client: MlflowClient | None = None
 
     def __getstate__(self) -> dict:  # Tune pickles callbacks with the experiment; a client holds connections
-        return {**self.__dict__, "_client": None, "pending": {}}
+        return {**self.__dict__, "_client": None, "pending": {}, "running": {}}
 
     @property
     def client(self) -> MlflowClient:
@@ -56,14 +57,16 @@ class SearchRecorder(Callback):
     # Tune's events -------------------------------------------------------------------------------------------
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
+        self.running[trial.trial_id] = float(trial.config["n_params"])
         if trial.trial_id in self.runs:
             if trial.trial_id not in self.closed:
                 self.client.set_tag(self.runs[trial.trial_id], "scalesearch.status", "running")
             return
         config = trial.config
+        name = f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}"
         self.runs[trial.trial_id] = start_run(
-            self.client, self.spec.experiment, run_name=f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}",
-            params=self.trial_params(config), parent_run_id=self.parent_run_id,
+            self.client, self.spec.experiment, run_name=name, params=self.trial_params(config),
+            parent_run_id=self.parent_run_id,
             tags={"scalesearch.role": "trial", "scalesearch.status": "running",
                   "scalesearch.trial_id": trial.trial_id, "scalesearch.backend": self.spec.search.backend})
 
@@ -106,10 +109,14 @@ class SearchRecorder(Callback):
     # ---------------------------------------------------------------------------------------------------------
 
     def _close(self, trial: Trial, status: str, reason: str) -> None:
+        self.running.pop(trial.trial_id, None)
         self.flush(trial.trial_id)
         if trial.trial_id in self.runs:
-            self.client.log_batch(self.runs[trial.trial_id], tags=[
+            run_id = self.runs[trial.trial_id]
+            self.client.log_batch(run_id, tags=[
                 RunTag("scalesearch.status", status), RunTag("scalesearch.stop_reason", reason)])
+            # Stopped early is a normal end in a search; MLflow's FAILED is for what went wrong.
+            self.client.set_terminated(run_id, "FAILED" if status in ("diverged", "failed") else "FINISHED")
 
     def flush(self, trial_id: str | None = None) -> None:
         for tid in [trial_id] if trial_id else list(self.pending):
@@ -139,7 +146,8 @@ class SearchRecorder(Callback):
     def progress(self, fit: dict | None) -> str:
         """One line: what runs, the compute spent, the range, the current frontier fit and the time left."""
         spent, budget = self.state.spent_flops, self.spec.search.stop.budget_flops
-        line = f"[{len(self.runs)} trials, {len(self.runs) - self.completed} running] spent {spent:.3g} FLOPs"
+        sizes = ", ".join(f"{n:.3g}" for n in sorted(self.running.values()))
+        line = f"[{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
         if budget:
             elapsed = time.time() - self.started
             left = elapsed * (budget - spent) / spent if spent else float("nan")

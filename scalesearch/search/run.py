@@ -28,6 +28,7 @@ from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.searcher import FrontierSearch
 from scalesearch.search.state import SearchState
 from scalesearch.search.trials import gpus_of, job_for_trial, make_trainable, trial_resources
+from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, SpecError, parse_spec
 from scalesearch.tracking import check_tracking, resolve_tracking_uri, start_run
 
@@ -72,8 +73,15 @@ def check_search(spec: Spec) -> None:
     """Everything that can be wrong before a trial starts: missing section, budget, domain, resources."""
     if spec.search is None:
         raise SpecError("the spec has no search section: add `search: {n_params: [N_min, N_max], ...}` "
-                        "(see search_spaces/demo.yaml), or use `scalesearch train` for one job")
+                        "(see search_spaces/demo/text.yaml), or use `scalesearch train` for one job")
     make_domain(spec.domain.name, **spec.domain.options)  # an unknown domain or option fails here
+    if spec.search.backend == "ray_train":
+        family = get_family(spec.model.family)
+        low, high = spec.search.limits
+        if low < family.n_params_min or high > family.n_params_max:
+            raise SpecError(f"search.n_params_limits [{low:.3g}, {high:.3g}] leave what family "
+                            f"{spec.model.family!r} can build, [{family.n_params_min:.3g}, "
+                            f"{family.n_params_max:.3g}]: narrow the limits (or n_params)")
     budget = spec.search.stop.budget_flops
     if budget is not None and budget < spec.budget.flops:
         raise SpecError(f"search.stop budget {budget:.3g} FLOPs is smaller than one trial's budget.flops "
@@ -81,21 +89,31 @@ def check_search(spec: Spec) -> None:
 
 
 def check_resources(spec: Spec) -> None:
-    """On the local Ray instance, every size in the range limits must fit on its node.
+    """On the local Ray instance, every size in the range limits must fit on its node, and so must
+    ``max_concurrent_trials`` trials at once: an oversubscribed node leaves Ray Train worker groups waiting for
+    CPUs that a placement group of a waiting trial holds (seen as trials that never report).
 
     Not checked on a cluster (an address was given): an autoscaling cluster starts the node types it needs.
     """
     nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+    own = trial_resources(spec, {"n_params": spec.search.limits[-1]}).required_resources
+    largest: dict[str, float] = {}
     for n in spec.search.limits:
-        bundle = trial_resources(spec, {"n_params": n}).required_resources
         worker = spec.resources.for_n_params(n)
-        need = bundle if spec.search.backend == "simulate" else {
-            "CPU": worker.cpus_per_worker * max(1, worker.num_workers),
+        need = own if spec.search.backend == "simulate" else {
+            "CPU": own["CPU"] + worker.cpus_per_worker * max(1, worker.num_workers),
             **({"GPU": float(max(1, worker.num_workers))} if worker.use_gpu else {})}
         if not any(all(node.get(k, 0) >= v for k, v in need.items()) for node in nodes):
             raise SpecError(f"resources for N={n:.3g}: {need} fit on no node of this Ray cluster "
                             f"({[{k: v for k, v in node.items() if k in ('CPU', 'GPU')} for node in nodes]}); "
                             "change resources (or its rules) in the spec, or connect to a cluster that has them")
+        largest = {k: max(v, largest.get(k, 0.0)) for k, v in need.items()}
+    concurrent = spec.search.max_concurrent_trials
+    total = {k: sum(node.get(k, 0.0) for node in nodes) for k in largest}
+    if any(concurrent * v > total[k] + 1e-9 for k, v in largest.items()):
+        raise SpecError(f"search.max_concurrent_trials = {concurrent} trials of up to {largest} each do not fit "
+                        f"this Ray instance ({total}); lower max_concurrent_trials or the resources per worker "
+                        "(a training trial's own process takes 0.01 CPU besides its workers)")
 
 
 def _trial_params(spec: Spec, config: dict, fingerprint: str, tokens_per_item: dict) -> dict:
@@ -117,12 +135,14 @@ def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, 
     s = spec.search
     return tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=FrontierSearch(s, state), scheduler=FrontierScheduler(
-            state, spec.budget.flops, spec.budget.reports_per_decade, s.margin, s.patience), num_samples=s.stop.max_trials, max_concurrent_trials=s.max_concurrent_trials,
+        tune_config=tune.TuneConfig(
+            search_alg=FrontierSearch(s, state),
+            scheduler=FrontierScheduler(state, spec.budget.flops, spec.budget.reports_per_decade, s.margin,
+                                        s.patience),
+            num_samples=s.stop.max_trials, max_concurrent_trials=s.max_concurrent_trials,
             reuse_actors=s.backend == "simulate"),
         run_config=tune.RunConfig(name=spec.name, storage_path=str(storage), stop=SearchStopper(state, s),
-                                  callbacks=[recorder], verbose=0,
-                                                                    failure_config=tune.FailureConfig(max_failures=1)),
+                                  callbacks=[recorder], verbose=0, failure_config=tune.FailureConfig(max_failures=1)),
     )
 
 
@@ -183,6 +203,7 @@ def resume_search(name: str, storage: str | Path | None = None, ray_address: str
     # recorder's saved state brings back the trial-to-run map and re-reads the curves from MLflow.
     tuner = tune.Tuner.restore(str(home), trainable, resume_unfinished=True, resume_errored=True)
     MlflowClient(uri).set_tag(parent, "scalesearch.status", "running")
+    MlflowClient(uri).update_run(parent, "RUNNING")
     print(f"resuming search {name!r}: MLflow run {parent}")
     return _finish(spec, tuner, uri, parent)
 
@@ -195,6 +216,7 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutco
             tuner.fit()
     except BaseException:
         client.set_tag(parent, "scalesearch.status", "interrupted")
+        client.set_terminated(parent, "KILLED")
         raise
     children = [run for run in client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
                                                   filter_string=f"tags.mlflow.parentRunId = '{parent}'")
@@ -207,5 +229,6 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutco
     client.log_dict(parent, {"finished": finished, "final_fit": fit}, "search/final_fit.json")
     client.log_batch(parent, tags=[RunTag("scalesearch.status", "finished"),
                                    RunTag("scalesearch.finished_reason", finished)])
+    client.set_terminated(parent, "FINISHED")
     print(f"search {spec.name!r} ended: {finished}")
     return SearchOutcome(spec.name, parent, finished, fit, len(children), state.spent_flops)

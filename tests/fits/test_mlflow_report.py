@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from scalesearch.fits.commands import register
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.report import ReportOptions, report_from_mlflow
+from scalesearch.report import ReportOptions, report_from_mlflow, verify_report
 
 DOMAINS = {"image_8x8": 1, "image_vq_16x16": 4}  # rows of Henighan's Table 1
 
@@ -22,8 +22,11 @@ def search(tmp_path_factory, henighan_table):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment = client.create_experiment("toy-search", artifact_location=str(tmp_path / "artifacts"))
-    parent = client.create_run(experiment, tags={"scalesearch.role": "search"}, run_name="search").info.run_id
-    for domain, row in DOMAINS.items():
+    parents = []
+    for domain, row in DOMAINS.items():  # one search per domain, as the demo runs them, in one experiment
+        parent = client.create_run(experiment, tags={"scalesearch.role": "search"}, run_name=f"search-{domain}")
+        parent = parent.info.run_id
+        parents.append(parent)
         law = KnownLaw.from_henighan_row(henighan_table.iloc[row])
         curves = law.curves(np.geomspace(1e5, 1e8, 8), c_max=1e19, points_per_decade=6, noise=0.003,
                             rng=np.random.default_rng(row), c_min=1e13)
@@ -38,10 +41,10 @@ def search(tmp_path_factory, henighan_table):
                       Param("tokens_per_item", json.dumps({"image": 192}))]
             client.log_batch(child.info.run_id, metrics=metrics, params=params, tags=[RunTag("k", "v")])
             client.set_terminated(child.info.run_id)
-    return uri, client, parent
+    return uri, client, parents
 
 
-def check_report_files(out, client, parent):
+def check_report_files(out, client, parents):
     names = {p.name for p in out.iterdir()}
     assert {"report.html", "report.md", "fits.json", "exponents.png"} <= names
     assert {f"domain_{d}.png" for d in DOMAINS} <= names
@@ -53,25 +56,39 @@ def check_report_files(out, client, parent):
     for domain in DOMAINS:
         assert fits["domains"][domain]["frontier"]["parameters"]["beta"]["se"] > 0
     assert set(fits["universality"]) == {"beta", "alpha_C"}
-    logged = {f.path for f in client.list_artifacts(parent, "report")}
-    assert {"report/report.html", "report/fits.json", "report/report.md"} <= logged
+    for parent in parents:
+        logged = {f.path for f in client.list_artifacts(parent, "report")}
+        assert {"report/report.html", "report/fits.json", "report/report.md"} <= logged
 
 
 def test_report_function_reads_search_and_logs_artifacts(search, tmp_path):
-    uri, client, parent = search
+    uri, client, parents = search
     out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=20))
     assert out == tmp_path / "reports" / "toy-search"
-    check_report_files(out, client, parent)
+    check_report_files(out, client, parents)
 
 
 def test_report_cli(search, tmp_path, monkeypatch):
-    uri, client, parent = search
+    uri, client, parents = search
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["report", "--experiment", "toy-search", "--out", str(tmp_path / "r"),
                               "--bootstrap", "20"])
     assert args.func(args) == 0
-    check_report_files(tmp_path / "r" / "toy-search", client, parent)
+    check_report_files(tmp_path / "r" / "toy-search", client, parents)
     args = parser.parse_args(["report", "--experiment", "no-such-search", "--bootstrap", "0"])
     assert args.func(args) == 2
+
+
+def test_verify_finds_a_report_that_agrees_with_its_store_and_names_what_differs(search, tmp_path):
+    uri, client, parents = search
+    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=20))
+    assert verify_report(out, uri) == []
+    fits = json.loads((out / "fits.json").read_text())
+    fits["domains"]["image_8x8"]["frontier"]["parameters"]["beta"]["value"] *= 1.01
+    fits["run_ids"] = fits["run_ids"][1:]
+    (out / "fits.json").write_text(json.dumps(fits))
+    differences = verify_report(out, uri)
+    assert any(d.startswith("/domains/image_8x8/frontier/parameters/beta/value:") for d in differences)
+    assert any(d.startswith("/run_ids") for d in differences)

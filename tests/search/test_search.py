@@ -49,6 +49,7 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert parent.data.tags["scalesearch.finished_reason"] == outcome.finished
     runs = children(client, outcome.parent_run_id)
     assert len(runs) == outcome.trials == 10
+    assert {r.info.status for r in [parent, *runs]} == {"FINISHED"}  # none left "running" in MLflow's UI
     reasons = [r.data.tags["scalesearch.stop_reason"] for r in runs]
     assert all(r.data.tags["scalesearch.role"] == "trial" for r in runs)
     left = [r for r in runs if r.data.tags["scalesearch.stop_reason"].startswith(("left", "will not"))]
@@ -72,6 +73,8 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     ({"search": {"n_params": [1e7, 1e9], "backend": "magic"}}, "search.backend"),
     ({"domain": {"name": "klingon"}}, "unknown domain"),
     ({"resources": {"cpus_per_worker": 64}}, "fit on no node"),
+    ({"search": {"n_params": [1e7, 1e9], "max_concurrent_trials": 64}}, "max_concurrent_trials = 64 .* do not fit"),
+    ({"search": {"n_params": [300, 1e4], "backend": "ray_train"}}, r"leave what family 'henighan' can build"),
 ])
 def test_bad_search_specs_fail_before_any_trial(tmp_path, ray_local, change, message):
     spec = sim_spec("bad")
@@ -120,7 +123,7 @@ def test_resume_after_the_driver_is_killed(tmp_path):
             return None
         runs = trial_runs()
         done = [r for r in runs if r.data.tags.get("scalesearch.status") != "running"]
-        # Running for 3 reports (0.9 s) or more: Tune, saving its state every 0.5 s, knows the trial.
+        # Running for 3 reports (0.9 s) or more: Tune, saving its state every 0.5 s, most likely knows the trial.
         going = [r for r in runs if r.data.tags.get("scalesearch.status") == "running"
                  and len(client.get_metric_history(r.info.run_id, "compute")) >= 3]
         return runs if done and going else None
@@ -153,6 +156,5 @@ def test_resume_after_the_driver_is_killed(tmp_path):
         np.testing.assert_allclose([m.value for m in history], schedule[:len(history)], rtol=1e-9)
         if run.data.tags["scalesearch.trial_id"] in done_before:  # finished trials were not run again
             assert len(history) == points_before[run.info.run_id]
-    # A trial that was running at the kill went on after the resume.
-    assert any(len(client.get_metric_history(r.info.run_id, "compute")) > points_before[r.info.run_id]
-               for r in runs if r.info.run_id in points_before and r.info.run_id not in done_before.values())
+        if run.data.tags["scalesearch.status"] == "finished":  # those running at the kill too: to the budget
+            assert len(history) == len(schedule)
