@@ -20,9 +20,10 @@ DOMAINS = ("text", "image", "math")
 EXIT_OK = 0
 
 
-def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0) -> Spec:
+def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0, trials: int | None = None) -> Spec:
     """The demo spec of ``domain``, its compute scaled by ``budget`` (sizes by ``budget ** 0.5``, about where the
-    compute-optimal size moves) and, with ``gpus``, one GPU per trial and as many trials at once."""
+    compute-optimal size moves), at most ``trials`` trials if given and, with ``gpus``, one GPU per trial and as
+    many trials at once."""
     path = DEMO_DIR / f"{domain}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in DEMO_DIR.glob("*.yaml"))
@@ -37,7 +38,7 @@ def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0) -> Sp
 
     search = s.model_copy(update={
         "n_params": scaled(s.n_params), "n_params_limits": scaled(s.limits),
-        "stop": s.stop.model_copy(update={"flops": s.stop.flops * budget}),
+        "stop": s.stop.model_copy(update={"flops": s.stop.flops * budget, "max_trials": trials or s.stop.max_trials}),
         **({"max_concurrent_trials": gpus} if gpus else {})})
     resources = spec.resources.model_copy(update={"use_gpu": True, "cpus_per_worker": 1.0, "num_workers": 1,
                                                   "rules": []}) if gpus else spec.resources
@@ -72,7 +73,7 @@ def _ci(e: dict) -> str:
 
 
 def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_uri: str | None = None,
-             out_dir: str | Path = "reports", storage: str | Path | None = None) -> Path:
+             out_dir: str | Path = "reports", storage: str | Path | None = None, trials: int | None = None) -> Path:
     """Search each domain in turn, then write the joint report to ``out_dir/demo``; returns its folder."""
     from scalesearch.report import ReportOptions, report_from_mlflow
     from scalesearch.search import run_search
@@ -80,7 +81,7 @@ def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_ur
     from scalesearch.tracking import resolve_tracking_uri
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    specs = [demo_spec(d, stamp, budget, gpus) for d in domains]
+    specs = [demo_spec(d, stamp, budget, gpus, trials) for d in domains]
     for spec in specs:  # every domain's mistakes show before the first one trains
         check_search(spec)
     uri = resolve_tracking_uri(tracking_uri)
@@ -102,7 +103,7 @@ def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_ur
 
 def demo_command(args: argparse.Namespace) -> int:
     run_demo([d.strip() for d in args.domains.split(",") if d.strip()], args.budget, args.gpus,
-             args.tracking_uri, args.out, args.storage)
+             args.tracking_uri, args.out, args.storage, args.trials)
     return EXIT_OK
 
 
@@ -111,12 +112,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="the main job: adaptive searches in several domains, then the report",
         description="Run the demo search of each domain (search_spaces/demo/) with real CPU training on a local "
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
-                    "then fit every domain and compare their exponents in reports/demo/. About 15 minutes on "
+                    "then fit every domain and compare their exponents in reports/demo/. About 26 minutes on "
                     "2 CPU cores at --budget 1.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--budget", type=float, default=1.0,
                    help="multiply each search's compute by this (sizes grow as its square root); default 1")
     p.add_argument("--gpus", type=int, default=0, help="train on GPUs, one per trial, this many trials at once")
+    p.add_argument("--trials", type=int, help="at most this many trials per domain (default: each spec's max_trials)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p.add_argument("--out", type=Path, default=Path("reports"), help="the report goes to OUT/demo (default reports)")
     p.add_argument("--storage", type=Path, help="where Tune keeps the searches (default ./runs)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,7 +40,8 @@ RAY_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1", "RAY_TRAIN_V2_ENABLED": "
 class RayTrainRuntime:
     """The training loop's view of a Ray Train worker: rank, device, ``ray.train.report`` with checkpoints."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_requested: Callable[[], bool] | None = None) -> None:
+        self._stop_requested = stop_requested
         ctx = ray.train.get_context()
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
         self.device = ray.train.torch.get_device() if torch.cuda.is_available() else torch.device("cpu")
@@ -57,10 +59,13 @@ class RayTrainRuntime:
         checkpoint = ray.train.get_checkpoint()  # set when Ray restarts a failed worker group
         return Path(checkpoint.to_directory()) if checkpoint else None
 
+    def stop_requested(self) -> bool:
+        return bool(self._stop_requested and self._stop_requested())
+
 
 def ray_train_loop(config: dict) -> None:
     """The per-worker entry point Ray Train calls."""
-    train_job(config["job"], RayTrainRuntime())
+    train_job(config["job"], RayTrainRuntime(config.get("stop_requested")))
 
 
 def ensure_ray(address: str | None = None, worker_output: bool = True) -> None:
@@ -99,10 +104,11 @@ def job_params(job: Job, fingerprint: str, tokens_per_item: dict[str, int]) -> d
 
 
 def make_trainer(job: Job, resources: WorkerResources, name: str, storage_path: str | Path,
-                 in_tune: bool = False) -> TorchTrainer:
-    """A Ray Train V2 trainer for ``job``; inside a Tune trial its reports also reach Tune."""
+                 in_tune: bool = False, stop_requested: Callable[[], bool] | None = None) -> TorchTrainer:
+    """A Ray Train V2 trainer for ``job``; inside a Tune trial its reports also reach Tune, and
+    ``stop_requested`` (asked at each report) lets the search end it early."""
     return TorchTrainer(
-        ray_train_loop, train_loop_config={"job": job},
+        ray_train_loop, train_loop_config={"job": job, "stop_requested": stop_requested},
         scaling_config=ScalingConfig(num_workers=resources.num_workers, use_gpu=resources.use_gpu,
                                      resources_per_worker={"CPU": resources.cpus_per_worker}),
         run_config=RunConfig(name=name, storage_path=str(storage_path), failure_config=FailureConfig(max_failures=2),

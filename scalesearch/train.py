@@ -91,6 +91,8 @@ class Runtime(Protocol):
 
     def latest_checkpoint(self) -> Path | None: ...
 
+    def stop_requested(self) -> bool: ...
+
 
 class LocalRuntime:
     """One process, no Ray: keeps the checkpoint of every report in ``checkpoint_root``.
@@ -118,6 +120,9 @@ class LocalRuntime:
 
     def latest_checkpoint(self) -> Path | None:
         return self.checkpoints[-1] if self.checkpoints else None
+
+    def stop_requested(self) -> bool:
+        return False
 
 
 def _all_reduce(t: torch.Tensor, world_size: int) -> torch.Tensor:
@@ -260,7 +265,12 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
         if not at_report and step % DIVERGENCE_CHECK_STEPS:
             continue
 
-        loss_sum, count = _all_reduce(train_sum.clone(), runtime.world_size).tolist()
+        # Every rank asks, and the sum decides, so that all ranks leave the loop at the same step.
+        asked = torch.tensor([float(runtime.stop_requested())], dtype=torch.float64, device=runtime.device)
+        loss_sum, count, stop = _all_reduce(torch.cat([train_sum, asked]), runtime.world_size).tolist()
+        if stop > 0:
+            status = "stopped"
+            break
         if not math.isfinite(loss_sum):
             status = "diverged"
             runtime.report({"step": step, "tokens": step * job.tokens_per_step, "diverged": 1.0}, None)

@@ -27,6 +27,7 @@ from scalesearch.search.recorder import SearchRecorder, load_curves
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.searcher import FrontierSearch
 from scalesearch.search.state import SearchState
+from scalesearch.search.stops import stop_board
 from scalesearch.search.trials import gpus_of, job_for_trial, make_trainable, trial_resources
 from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, SpecError, parse_spec
@@ -138,7 +139,7 @@ def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, 
         tune_config=tune.TuneConfig(
             search_alg=FrontierSearch(s, state),
             scheduler=FrontierScheduler(state, spec.budget.flops, spec.budget.reports_per_decade, s.margin,
-                                        s.patience),
+                                        s.patience, spec.name if s.backend == "ray_train" else None),
             num_samples=s.stop.max_trials, max_concurrent_trials=s.max_concurrent_trials,
             reuse_actors=s.backend == "simulate"),
         run_config=tune.RunConfig(name=spec.name, storage_path=str(storage), stop=SearchStopper(state, s),
@@ -211,6 +212,8 @@ def resume_search(name: str, storage: str | Path | None = None, ray_address: str
 def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutcome:
     """Run the Tune experiment to its end, then fit the frontier on everything MLflow holds for the search."""
     client = MlflowClient(uri)
+    # Before any trial asks for it; held here, since an actor without a handle is collected.
+    board = stop_board(spec.name) if spec.search.backend == "ray_train" else None
     try:
         with _tune_env():
             tuner.fit()
@@ -218,6 +221,8 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutco
         client.set_tag(parent, "scalesearch.status", "interrupted")
         client.set_terminated(parent, "KILLED")
         raise
+    finally:
+        del board  # the trials are done with it
     children = [run for run in client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
                                                   filter_string=f"tags.mlflow.parentRunId = '{parent}'")
                 if run.data.tags.get("scalesearch.status") != "lost"]

@@ -16,6 +16,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from scalesearch.search.state import SearchState
+from scalesearch.search.stops import stop_board
 
 LOSS, COMPUTE = "heldout_loss", "compute"
 
@@ -23,24 +24,33 @@ LOSS, COMPUTE = "heldout_loss", "compute"
 class FrontierScheduler(FIFOScheduler):
     """Stops trials that have left the compute frontier (a ``TrialScheduler`` through Tune's own interface)."""
 
-    def __init__(self, state: SearchState, c_max: float, window: int, margin: float = 0.01, patience: int = 2):
+    def __init__(self, state: SearchState, c_max: float, window: int, margin: float = 0.01, patience: int = 2,
+                 stop_board: str | None = None):
         super().__init__()
         self.state, self.c_max, self.window, self.margin, self.patience = state, c_max, window, margin, patience
+        self.stop_board = stop_board  # a search name: ask its trials to stop instead of killing them (stops.py)
         self.strikes: dict[str, int] = {}
 
-    def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
-        if trial.trial_id in self.state.stop_reasons:  # decided before a driver restart newer than Tune's state
+    def _stop(self, trial: Trial) -> str:
+        """STOP, or with a stop board post the request and let the trial end itself at its next check."""
+        if self.stop_board is None:
             return TrialScheduler.STOP
+        stop_board(self.stop_board).request.remote(trial.trial_id, self.state.stop_reasons[trial.trial_id])
+        return TrialScheduler.CONTINUE
+
+    def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
+        if trial.trial_id in self.state.stop_reasons:  # decided already (or before a driver restart)
+            return self._stop(trial)
         loss, spent = result.get(LOSS), result.get(COMPUTE)
         if result.get("diverged") or loss is None or not math.isfinite(loss):
             self.state.stop_reasons[trial.trial_id] = f"diverged: loss {loss} after {result.get('tokens')} tokens"
-            return TrialScheduler.STOP
+            return self._stop(trial)
         self.state.add(trial.trial_id, trial.config["n_params"], spent, loss)
         reason = self.off_frontier(trial.trial_id, spent)
         self.strikes[trial.trial_id] = self.strikes.get(trial.trial_id, 0) + 1 if reason else 0
         if reason and self.strikes[trial.trial_id] >= self.patience:
             self.state.stop_reasons[trial.trial_id] = reason
-            return TrialScheduler.STOP
+            return self._stop(trial)
         return TrialScheduler.CONTINUE
 
     def off_frontier(self, trial_id: str, spent: float) -> str | None:

@@ -19,6 +19,7 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 from scalesearch import compute
 from scalesearch.job import make_trainer, model_for
 from scalesearch.search.simulator import SimulatedLaw
+from scalesearch.search.stops import StopRequest
 from scalesearch.spec import Spec
 from scalesearch.train import Job
 
@@ -38,12 +39,13 @@ def training_trial(config: dict, spec: Spec, storage_path: str, cache_dir: str |
     """Train the trial's model with Ray Train V2; ``TuneReportCallback`` forwards each report to Tune.
 
     The Ray Train run is named after the trial, so a trial restarted after the driver died resumes from its run's
-    latest checkpoint.
+    latest checkpoint. The scheduler stops it by request (search/stops.py), not by killing it.
     """
     job = job_for_trial(spec, config, cache_dir)
     resources = spec.resources.for_n_params(job.model.n_params)
-    trainer = make_trainer(job, resources, name=f"trial-{tune.get_context().get_trial_id()}",
-                           storage_path=storage_path, in_tune=True)
+    trial_id = tune.get_context().get_trial_id()
+    trainer = make_trainer(job, resources, name=f"trial-{trial_id}", storage_path=storage_path, in_tune=True,
+                           stop_requested=StopRequest(spec.name, trial_id))
     trainer.fit()
 
 
