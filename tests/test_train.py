@@ -84,3 +84,23 @@ def test_math_eval_splits_are_logged_at_every_report_and_the_sweep_at_the_last(t
     sweep = {k for k in history[-1] if k.startswith("eval/sweep_s")}
     assert {f"eval/sweep_s{s:02d}_loss" for s in range(1, 20)} <= sweep
     assert not any(k.startswith("eval/sweep_s") for report in history[:-1] for k in report)
+
+
+class StopAsked(LocalRuntime):
+    """A runtime whose driver asks the job to stop once it has made ``k`` reports (search/stops.py)."""
+
+    def __init__(self, root, k):
+        super().__init__(root)
+        self.k = k
+
+    def stop_requested(self):
+        return len(self.reports) >= self.k
+
+
+def test_a_job_asked_to_stop_ends_as_stopped_at_its_next_check(tmp_path):
+    job = small_job()
+    full = train_job(job, LocalRuntime(tmp_path / "full")).history
+    result = train_job(job, StopAsked(tmp_path / "stopped", k=3))
+    assert result.status == "stopped"
+    assert len(result.history) == 3 < len(full)  # it ends at its next check, without another report
+    assert [m["heldout_loss"] for m in result.history] == [m["heldout_loss"] for m in full[:3]]
