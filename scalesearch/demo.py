@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from scalesearch.fits.bootstrap import Estimate
 from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, load_spec
 
@@ -67,9 +68,10 @@ def headline(fits: dict) -> list[str]:
     return lines
 
 
-def _ci(e: dict) -> str:
-    shifted = "" if e["ci_low"] <= e["value"] <= e["ci_high"] else " (!: outside its own bootstrap CI, see the report)"
-    return f"{e['value']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]{shifted}"
+def _ci(saved: dict) -> str:
+    e = Estimate(**saved)
+    shifted = "" if e.contains(e.value) else " (!: outside its own bootstrap CI, see the report)"
+    return f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]{shifted}"
 
 
 def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_uri: str | None = None,

@@ -164,10 +164,13 @@ def evaluate(model: torch.nn.Module, batches: list, n_parts: int, runtime: Runti
     return sums.cpu().numpy(), counts.cpu().numpy()
 
 
-def part_losses(prefix: str, sums: np.ndarray, counts: np.ndarray, parts: tuple[str, ...]) -> dict[str, float]:
-    """``prefix/<part>`` mean losses of the named parts that have counted targets (index 0 is the unnamed rest)."""
-    return {f"{prefix}/{name}": float(sums[i + 1] / counts[i + 1]) for i, name in enumerate(parts)
-            if counts[i + 1] > 0}
+def split_losses(prefix: str, sums: np.ndarray, counts: np.ndarray, parts: tuple[str, ...]) -> dict[str, float]:
+    """``prefix``: the mean loss over every counted target; ``prefix/<part>``: each named part's mean, where it has
+    counted targets (index 0 of ``sums`` and ``counts`` is the uncounted rest)."""
+    losses = {prefix: float(sums[1:].sum() / max(counts[1:].sum(), 1))}
+    losses.update({f"{prefix}/{name}": float(sums[i + 1] / counts[i + 1]) for i, name in enumerate(parts)
+                   if counts[i + 1] > 0})
+    return losses
 
 
 def _rng_state() -> dict[str, Any]:
@@ -215,8 +218,9 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
     heldout = fixed_batches(load_split(root, "heldout"), spec.eval_batch_size, spec.heldout_sequences)
     # Named eval splits (math's difficulties, text_image's captioned and uncaptioned images): at every report, and
     # the final ones once, at the last report.
-    evals, final_evals = ({split: fixed_batches(load_split(root, split), spec.eval_batch_size, spec.heldout_sequences)
-                           for split in splits} for splits in (domain.eval_splits(), domain.final_eval_splits()))
+    evals = {split: fixed_batches(load_split(root, split), spec.eval_batch_size, spec.heldout_sequences)
+             for split in domain.eval_splits() + domain.final_eval_splits()}
+    final_only = set(domain.final_eval_splits())
 
     torch.manual_seed(spec.seed)  # every rank builds the same initial model
     raw_model = GPT(cfg).to(runtime.device)
@@ -283,14 +287,14 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
         metrics = {
             "n_params": cfg.n_params, "tokens": tokens_done, "step": step, "compute": per_token * tokens_done,
             "compute_full": per_token_full * tokens_done, "compute_pf_days": compute.pf_days(per_token * tokens_done),
-            "train_loss": loss_sum / max(count, 1), "heldout_loss": float(sums[1:].sum() / max(counts[1:].sum(), 1)),
+            "train_loss": loss_sum / max(count, 1), **split_losses("heldout_loss", sums, counts, domain.parts),
             "lr": lr, "tokens_per_s": (step - last_step) * job.tokens_per_step / train_time,
         }
-        metrics.update(part_losses("heldout_loss", sums, counts, domain.parts))
-        for split, batches in {**evals, **(final_evals if not pending_reports else {})}.items():
-            split_sums, split_counts = evaluate(model, batches, n_parts, runtime)
-            metrics[f"eval/{split}_loss"] = float(split_sums[1:].sum() / max(split_counts[1:].sum(), 1))
-            metrics.update(part_losses(f"eval/{split}_loss", split_sums, split_counts, domain.parts))
+        for split, batches in evals.items():
+            if split in final_only and pending_reports:
+                continue
+            metrics.update(split_losses(f"eval/{split}_loss", *evaluate(model, batches, n_parts, runtime),
+                                        domain.parts))
         if peak:
             metrics["mfu"] = metrics["tokens_per_s"] * per_token_full / (peak * runtime.world_size)
         if not math.isfinite(metrics["heldout_loss"]):

@@ -97,12 +97,12 @@ def check_resources(spec: Spec) -> None:
     Not checked on a cluster (an address was given): an autoscaling cluster starts the node types it needs.
     """
     nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
-    own = trial_resources(spec, {"n_params": spec.search.limits[-1]}).required_resources
     largest: dict[str, float] = {}
     for n in spec.search.limits:
+        bundle = trial_resources(spec, {"n_params": n}).required_resources
         worker = spec.resources.for_n_params(n)
-        need = own if spec.search.backend == "simulate" else {
-            "CPU": own["CPU"] + worker.cpus_per_worker * max(1, worker.num_workers),
+        need = bundle if spec.search.backend == "simulate" else {
+            "CPU": bundle["CPU"] + worker.cpus_per_worker * max(1, worker.num_workers),
             **({"GPU": float(max(1, worker.num_workers))} if worker.use_gpu else {})}
         if not any(all(node.get(k, 0) >= v for k, v in need.items()) for node in nodes):
             raise SpecError(f"resources for N={n:.3g}: {need} fit on no node of this Ray cluster "

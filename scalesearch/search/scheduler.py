@@ -25,17 +25,18 @@ class FrontierScheduler(FIFOScheduler):
     """Stops trials that have left the compute frontier (a ``TrialScheduler`` through Tune's own interface)."""
 
     def __init__(self, state: SearchState, c_max: float, window: int, margin: float = 0.01, patience: int = 2,
-                 stop_board: str | None = None):
+                 stop_by_request: str | None = None):
         super().__init__()
         self.state, self.c_max, self.window, self.margin, self.patience = state, c_max, window, margin, patience
-        self.stop_board = stop_board  # a search name: ask its trials to stop instead of killing them (stops.py)
+        # A search name: ask that search's trials to stop (search/stops.py) instead of killing them.
+        self.stop_by_request = stop_by_request
         self.strikes: dict[str, int] = {}
 
     def _stop(self, trial: Trial) -> str:
         """STOP, or with a stop board post the request and let the trial end itself at its next check."""
-        if self.stop_board is None:
+        if self.stop_by_request is None:
             return TrialScheduler.STOP
-        stop_board(self.stop_board).request.remote(trial.trial_id, self.state.stop_reasons[trial.trial_id])
+        stop_board(self.stop_by_request).request.remote(trial.trial_id, self.state.stop_reasons[trial.trial_id])
         return TrialScheduler.CONTINUE
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
