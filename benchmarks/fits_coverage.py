@@ -1,32 +1,48 @@
 """Coverage of the frontier fit's 95% bootstrap intervals on learning curves from a known law.
 
 Run: python benchmarks/fits_coverage.py [--seeds 200] [--resamples 100] [--noise 0.003] [--run-noise 0.0]
-                                        [--scheme simulate|pairs] [--jobs 2]
-For each seed: Chinchilla-law curves for 11 sizes (1e6..1e9, a factor 2 apart, 10 report points a decade from
-1e14 to 1e20 FLOPs) with log-normal noise per point (--noise) and per run (--run-noise), the frontier fit and
-its bootstrap; counts how often each interval contains the closed-form truth (synthetic.py). ``simulate`` is the
-library's bootstrap (curve_bootstrap.py); ``pairs`` resamples runs with replacement, the scheme it replaced.
+                                        [--truth chinchilla|"Image 8x8"|...] [--scheme simulate|pairs] [--jobs 2]
+For each seed: curves from a known law for 11 sizes (1e6..1e9, a factor 2 apart, 10 report points a decade over
+6 decades of compute up to 1e20 FLOPs for Chinchilla, for a Table 1 row up to where its N_opt is 8.5e8 as there) with log-normal noise per point (--noise) and per run (--run-noise), the frontier fit and
+its bootstrap; counts how often each interval contains the closed-form truth (synthetic.py). The truth is
+Besiroglu's Chinchilla law or the law with a Henighan Table 1 row's frontier (``KnownLaw.from_henighan_row``).
+``simulate`` is the library's bootstrap (curve_bootstrap.py); ``pairs`` resamples runs with replacement, the
+scheme it replaced. Printed per parameter: coverage of the library's interval (percentile of the draws moved to
+the bootstrap's reference, bootstrap.py) and, from the same draws, of the BC interval and of the percentile
+interval of the unmoved draws, each with its binomial standard error sqrt(p(1-p)/seeds) and its mean width,
+beside the estimates' real spread.
 """
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from scalesearch.fits.bootstrap import bootstrap_runs
+from scalesearch.fits.bootstrap import bootstrap_runs, estimate_from_draws
 from scalesearch.fits.curve_bootstrap import bootstrap_frontier
 from scalesearch.fits.frontier import FrontierFit
 from scalesearch.fits.synthetic import KnownLaw
 
-LAW = KnownLaw.from_chinchilla()
-TRUTH = {"L_inf": LAW.E, "C0": LAW.c0, "alpha_C": LAW.alpha_c, "C_n": LAW.c_n, "beta": LAW.beta_opt}
+VARIANTS = {"": "library (percentile, moved to reference)", "_bc": "bias-corrected (BC), moved to reference",
+            "_pct": "percentile of the raw draws"}
+N_OPT_AT_C_MAX = 8.5e8  # the Chinchilla law's N_opt at 1e20 FLOPs
+TABLE1 = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "henighan2020_table1.csv"
 
 
-def one_seed(seed: int, resamples: int, noise: float, run_noise: float, scheme: str) -> dict:
-    curves = LAW.curves(np.geomspace(1e6, 1e9, 11), c_max=1e20, points_per_decade=10, noise=noise,
-                        rng=np.random.default_rng(seed), c_min=1e14, run_noise=run_noise)
+def known_law(truth: str) -> KnownLaw:
+    if truth == "chinchilla":
+        return KnownLaw.from_chinchilla()
+    return KnownLaw.from_henighan_row(pd.read_csv(TABLE1).set_index("domain").loc[truth])
+
+
+def one_seed(law: KnownLaw, seed: int, resamples: int, noise: float, run_noise: float, scheme: str) -> dict:
+    truth = {"L_inf": law.E, "C0": law.c0, "alpha_C": law.alpha_c, "C_n": law.c_n, "beta": law.beta_opt}
+    c_max = 1e20 if law == KnownLaw.from_chinchilla() else law.c_n * N_OPT_AT_C_MAX ** (1 / law.beta_opt)
+    curves = law.curves(np.geomspace(1e6, 1e9, 11), c_max=c_max, points_per_decade=10, noise=noise,
+                        rng=np.random.default_rng(seed), c_min=c_max / 1e6, run_noise=run_noise)
     fit = FrontierFit().fit(curves)
     if scheme == "simulate":
         result = bootstrap_frontier(fit, resamples, seed=seed)
@@ -34,7 +50,14 @@ def one_seed(seed: int, resamples: int, noise: float, run_noise: float, scheme: 
         result = bootstrap_runs(curves, lambda t: FrontierFit().fit(t, init=fit.params_).params_, resamples, seed)
     row = {"failed": result.n_failed, "run_sd": (result.noise or {}).get("run_sd_log_loss", np.nan)}
     for name, estimate in result.estimates().items():
-        row |= {name: estimate.value, f"{name}_se": estimate.se, f"{name}_covered": estimate.contains(TRUTH[name])}
+        draws, reference = result.samples[name].to_numpy(float), (result.reference or {}).get(name)
+        variants = {"": estimate, "_bc": estimate_from_draws(estimate.value, draws, reference=reference,
+                                                             bias_corrected=True),
+                    "_pct": estimate_from_draws(estimate.value, draws)}
+        row |= {name: estimate.value, f"{name}_se": estimate.se,
+                f"{name}_outside": not estimate.contains(estimate.value)}
+        for key, e in variants.items():
+            row |= {f"{name}{key}_covered": e.contains(truth[name]), f"{name}{key}_width": e.ci_high - e.ci_low}
     return row
 
 
@@ -44,21 +67,27 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=100)
     parser.add_argument("--noise", type=float, default=0.003)
     parser.add_argument("--run-noise", type=float, default=0.0)
+    parser.add_argument("--truth", default="chinchilla", help="chinchilla or a domain of Henighan's Table 1")
     parser.add_argument("--scheme", choices=("simulate", "pairs"), default="simulate")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    law = known_law(args.truth)
     start = time.perf_counter()
     rows = pd.DataFrame(Parallel(n_jobs=args.jobs)(
-        delayed(one_seed)(s, args.resamples, args.noise, args.run_noise, args.scheme) for s in range(args.seeds)))
+        delayed(one_seed)(law, s, args.resamples, args.noise, args.run_noise, args.scheme) for s in range(args.seeds)))
     seconds = time.perf_counter() - start
-    print(f"{args.seeds} seeds x {args.resamples} resamples, scheme {args.scheme}, noise {args.noise} per point, "
-          f"{args.run_noise} per run: {seconds:.0f} s ({args.jobs} jobs); failed refits "
+    print(f"truth {args.truth}; {args.seeds} seeds x {args.resamples} resamples, scheme {args.scheme}, noise "
+          f"{args.noise} per point, {args.run_noise} per run: {seconds:.0f} s ({args.jobs} jobs); failed refits "
           f"{rows['failed'].sum()} of {args.seeds * args.resamples}; mean run_sd found {rows['run_sd'].mean():.4f}")
-    for name, truth in TRUTH.items():
-        covered = rows[f"{name}_covered"].mean()
-        half_width = 1.96 * np.sqrt(covered * (1 - covered) / len(rows))
-        print(f"{name:8s} coverage {covered:.3f} (+-{half_width:.3f})  truth {truth:.4g}  mean estimate "
-              f"{rows[name].mean():.4g}  sd {rows[name].std():.3g}  mean bootstrap se {rows[f'{name}_se'].mean():.3g}")
+    truth = {"L_inf": law.E, "C0": law.c0, "alpha_C": law.alpha_c, "C_n": law.c_n, "beta": law.beta_opt}
+    for name, value in truth.items():
+        print(f"{name:8s} truth {value:.4g}  estimate mean {rows[name].mean():.4g} sd {rows[name].std():.3g}  "
+              f"bootstrap se {rows[f'{name}_se'].mean():.3g}  estimate outside its interval "
+              f"{rows[f'{name}_outside'].mean():.3f}")
+        for key, label in VARIANTS.items():
+            covered = rows[f"{name}{key}_covered"].mean()
+            print(f"         {label:38s} coverage {covered:.3f} (se {np.sqrt(covered * (1 - covered) / len(rows)):.3f})"
+                  f"  mean width {rows[f'{name}{key}_width'].mean():.3g}")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def headline(fits: dict) -> list[str]:
         if not p:
             lines.append(f"{domain}: no frontier fit ({frontier.get('error') or 'see the report'})")
             continue
-        lines.append(f"{domain}: alpha_C = {_ci(p['alpha_C'])}, beta = {_ci(p['beta'])}"
+        beta = _ci(p["beta"]) if "beta" in p else f"not fitted ({result['not_done'].get('frontier')})"
+        lines.append(f"{domain}: alpha_C = {_ci(p['alpha_C'])}, beta = {beta}"
                      + ("" if frontier.get("ok", True) else "  (fit diagnostics flagged: see the report)"))
     universality = fits.get("universality")
     if isinstance(universality, dict):
@@ -114,7 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="the main job: adaptive searches in several domains, then the report",
         description="Run the demo search of each domain (search_spaces/demo/) with real CPU training on a local "
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
-                    "then fit every domain and compare their exponents in reports/demo/. About 26 minutes on "
+                    "then fit every domain and compare their exponents in reports/demo/. About 30 minutes on "
                     "2 CPU cores at --budget 1.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--budget", type=float, default=1.0,

@@ -60,14 +60,16 @@ class Submission:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def entrypoint(spec_path: str, search: bool) -> str:
+def entrypoint(spec_path: str, search: bool, storage: str | None = None) -> str:
     """The shell command the cluster runs: the CLI under the interpreter that runs Ray there, so no PATH is assumed.
-    A spec with a search section runs the search (`scalesearch run`), one without trains its one model."""
-    return shlex.join(["python", "-m", "scalesearch.cli", "run" if search else "train", spec_path])
+    A spec with a search section runs the search (`scalesearch run`), one without trains its one model; ``storage``
+    is where the search keeps Tune's state and the trials' checkpoints."""
+    return shlex.join(["python", "-m", "scalesearch.cli", "run" if search else "train", spec_path,
+                       *(["--storage", storage] if storage else [])])
 
 
 def plan_submission(spec_path: str | Path, working_dir: str | Path = ".", tracking_uri: str | None = None,
-                    pip: list[str] | None = None) -> Submission:
+                    pip: list[str] | None = None, storage: str | None = None) -> Submission:
     """Validate the spec locally and build the job: entrypoint, runtime environment, a readable submission id."""
     spec = load_spec(spec_path)  # SpecError names the file and the field
     root = Path(working_dir).resolve()
@@ -85,7 +87,7 @@ def plan_submission(spec_path: str | Path, working_dir: str | Path = ".", tracki
     slug = re.sub(r"[^a-z0-9]+", "-", spec.name.lower()).strip("-") or "spec"
     submission_id = f"scalesearch-{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     relative = spec_file.relative_to(root).as_posix()
-    return Submission(entrypoint=entrypoint(relative, spec.search is not None), runtime_env=runtime_env,
+    return Submission(entrypoint=entrypoint(relative, spec.search is not None, storage), runtime_env=runtime_env,
                       submission_id=submission_id,
                       metadata={"scalesearch.spec": relative, "scalesearch.name": spec.name})
 
@@ -170,7 +172,7 @@ def follow(client: JobSubmissionClient, job_id: str, address: str, out=sys.stdou
 
 
 def launch_command(args: argparse.Namespace) -> int:
-    submission = plan_submission(args.spec, args.working_dir, args.tracking_uri, args.pip)
+    submission = plan_submission(args.spec, args.working_dir, args.tracking_uri, args.pip, args.storage)
     client = connect(args.address)
     job_id = submit(client, submission)
     print(f"submitted {job_id}: `{submission.entrypoint}` on {args.address}, MLflow "
@@ -239,6 +241,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pip", action="append", metavar="REQUIREMENT",
                    help="pip requirement installed for the job (repeat), e.g. --pip torch==2.13.0 "
                         "--pip 'scalesearch @ git+https://github.com/<owner>/scalesearch@<commit>'")
+    p.add_argument("--storage", help="directory for the search's Tune state and checkpoints, on storage every node "
+                                     "mounts (NFS, EFS, Filestore): needed on a multi-node cluster, where Ray Train "
+                                     "workers on other nodes must reach it (default: runs/ in the job's directory "
+                                     "on the head)")
     p.add_argument("--follow", action="store_true", help="print the job's output until it ends; exit 0 only if it "
                                                          "succeeded")
     p.set_defaults(func=launch_command)

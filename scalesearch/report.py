@@ -36,10 +36,14 @@ RULES = {"L(N) runs": "each run's best held-out loss, runs whose running-best lo
          "L(C)": "fitted to the frontier's lower-convex-hull vertices attained by sizes other than the smallest and "
                  "largest, so it lies on or below the frontier",
          "N_opt": "at each crossing of two runs on the frontier, the geometric mean of their sizes; pure power law",
-         "bootstrap": "frontier laws: runs simulated anew (smoothed curve + resampled residuals + a shift per run); "
-                      "L(N): runs resampled with replacement; 95% percentile intervals",
-         "(!)": "the estimate lies outside its own bootstrap interval: the refits are shifted away from the fit to "
-                "the data (too few sizes or crossings for a stable fit), so that interval is not to be trusted"}
+         "bootstrap": "frontier laws: runs simulated anew (smoothed curve + resampled residuals + a shift per run), "
+                      "the refits read about the fit to the smoothed curves they were drawn from; L(N): runs "
+                      "resampled with replacement; 95% percentile intervals of the refits so moved to the estimate "
+                      "(not bias-corrected: on curves from a known law the refits' offset was noise, and BC "
+                      "under-covered)",
+         "(!)": "the estimate lies outside its own bootstrap interval: over 97.5% of the refits fall on one side of "
+                "the truth they were drawn from (too few sizes or crossings for a stable fit), so that interval is "
+                "not to be trusted"}
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,10 @@ def table1(domains: dict[str, DomainReport]) -> pd.DataFrame:
         if d.size is not None:
             e = d.size.estimates()
             row |= {"L(N): L_inf": _ci(e["L_inf"]), "N0": _ci(e["N0"]), "alpha_N": _ci(e["alpha_N"])}
-        if d.frontier is not None:
+        if d.frontier is not None:  # without N_opt(C) (too few crossings) C_n and beta stay "-"
             e = d.frontier.estimates()
-            row |= {"L(C): L_inf": _ci(e["L_inf"]), "C0 (PF-days)": _ci(e["C0"], PF_DAY),
-                    "alpha_C": _ci(e["alpha_C"]), "C_n (PF-days)": _ci(e["C_n"], PF_DAY), "beta": _ci(e["beta"])}
+            row |= {"L(C): L_inf": _ci(e["L_inf"]), "C0 (PF-days)": _ci(e["C0"], PF_DAY), "alpha_C": _ci(e["alpha_C"])}
+            row |= {"C_n (PF-days)": _ci(e["C_n"], PF_DAY), "beta": _ci(e["beta"])} if "beta" in e else {}
         rows.append(row)
     return pd.DataFrame(rows).fillna("-")
 
@@ -133,6 +137,8 @@ def information(d: DomainReport, options: ReportOptions) -> InformationResult | 
 def analyse_domain(name: str, curves: pd.DataFrame, trials: pd.DataFrame, options: ReportOptions) -> DomainReport:
     d = DomainReport(curves, trials)
     d.frontier = d.attempt("frontier", fit_law, curves, "frontier", options.n_bootstrap, options.seed, name)
+    if d.frontier is None:  # L(C) needs only the frontier's hull, N_opt(C) its crossings too: keep what holds
+        d.frontier = d.attempt("L(C) alone", fit_law, curves, "compute", options.n_bootstrap, options.seed, name)
     d.size = d.attempt("size", fit_law, curves, "size", options.n_bootstrap, options.seed, name)
     for what, make in (("extrapolation", lambda: extrapolation_check(curves, "frontier")),
                        ("interpretation", lambda: interpretation(d, options) if d.frontier else None),
@@ -181,7 +187,7 @@ def _interpretation_lines(name: str, result: dict) -> list[str]:
         c = Estimate(**f["compute"])
         line = (f"{name}: to bring the reducible loss to {f['reducible_nats_per_token']:.3g} nats/token takes "
                 f"C = {_ci(c)} FLOPs ({_ci(c, PF_DAY)} PF-days, {f['beyond_data_decades']:.1f} decades beyond the "
-                f"data), spent on N_opt = {_ci(Estimate(**f['n_params']))}")
+                "data)" + (f", spent on N_opt = {_ci(Estimate(**f['n_params']))}" if "n_params" in f else ""))
         if "n_params_converged" in f:
             line += f"; by L(N) a converged model of N = {_ci(Estimate(**f['n_params_converged']))}"
         lines.append(line)
@@ -198,6 +204,19 @@ def _universality_table(tests: dict[str, UniversalityTest]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _universality(fits: dict[str, LawFit], options: ReportOptions) -> dict[str, UniversalityTest]:
+    """Both exponents across the domains with a frontier fit; where some have L(C) but no N_opt(C), alpha_C
+    across all of them and beta across those with N_opt(C) (when >= 2 have it)."""
+    fronts = {d: f.estimator for d, f in fits.items()}
+    with_n_opt = {d: f.estimator for d, f in fits.items() if f.law == "frontier"}
+    if len(with_n_opt) == len(fronts):
+        return universality_test(fronts, options.n_bootstrap, options.seed)
+    tests = universality_test(fronts, options.n_bootstrap, options.seed, exponents=("alpha_C",))
+    if len(with_n_opt) >= 2:
+        tests |= universality_test(with_n_opt, options.n_bootstrap, options.seed, exponents=("beta",))
+    return tests
+
+
 def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: ReportOptions = ReportOptions(),
                  trials: pd.DataFrame | None = None, experiment: str | None = None) -> Path:
     """Analyse every domain of ``curves`` (and ``trials``, one row per run with its last metrics, if given) and
@@ -208,12 +227,11 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     trial_parts = split_domains(trials) if "domain" in trials.columns else {}
     domains = {d: analyse_domain(d, part, trial_parts.get(d, trials.iloc[:0]), options)
                for d, part in split_domains(curves).items()}
-    fronts = {d: r.frontier.estimator for d, r in domains.items() if r.frontier is not None}
     tests: dict[str, UniversalityTest] = {}
     universality_note = None
     if len(domains) >= 2:
         try:
-            tests = universality_test(fronts, options.n_bootstrap, options.seed)
+            tests = _universality({d: r.frontier for d, r in domains.items() if r.frontier is not None}, options)
         except FAILURES as error:
             universality_note = f"not tested: {error}"
 

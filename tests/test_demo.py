@@ -1,9 +1,10 @@
 """The main job end to end at a tiny budget: real CPU training on Ray Train inside Ray Tune, a real SQLite MLflow
 store, and the report of the fits issue.
 
-At a twentieth of the demo's compute the compute-optimal size of these domains falls below the smallest model,
-so a frontier fit may rightly be refused; the test then requires the report to say why. The committed full
-run (reports/demo/) has the fits, and tests/test_committed_report.py checks them against its MLflow store."""
+At a two-hundredth of the demo's compute a trial, the curves may cross too rarely for N_opt(C) (three crossings)
+or even too few sizes may reach the frontier's hull for L(C): the report must then say which and why, and give
+every parameter it did fit with its CI. The committed full run (reports/demo/) has the fits, and
+tests/test_committed_report.py checks them against its MLflow store."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ DOMAINS = ["text", "image"]
 
 def test_the_demo_searches_each_domain_and_reports_on_all_of_them(ray_local, tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    out = run_demo(DOMAINS, budget=0.05, tracking_uri=uri, out_dir=tmp_path / "reports", storage=tmp_path / "runs",
+    out = run_demo(DOMAINS, budget=0.005, tracking_uri=uri, out_dir=tmp_path / "reports", storage=tmp_path / "runs",
                    trials=4)
     printed = capsys.readouterr().out
 
@@ -29,10 +30,11 @@ def test_the_demo_searches_each_domain_and_reports_on_all_of_them(ray_local, tmp
     fits = json.loads((out / "fits.json").read_text())
     assert set(fits["domains"]) == set(DOMAINS)
     for domain in DOMAINS:
-        frontier = fits["domains"][domain]["frontier"]
-        if "parameters" in frontier:
-            beta = frontier["parameters"]["beta"]
-            assert beta["ci_low"] <= beta["ci_high"] and beta["se"] > 0, (domain, beta)
+        frontier, not_done = fits["domains"][domain]["frontier"], fits["domains"][domain]["not_done"]
+        if "parameters" in frontier:  # L(C), and N_opt(C) where the curves crossed often enough
+            for name, e in frontier["parameters"].items():
+                assert e["ci_low"] <= e["ci_high"] and e["se"] > 0, (domain, name, e)
+            assert "beta" in frontier["parameters"] or "crossing" in not_done["frontier"], not_done
         else:  # refused, and the report names what the data lack
             assert any(word in frontier["error"] for word in ("crossing", "hull", "interior")), frontier
     assert (out / "report.html").exists() and (out / "domain_text.png").exists()

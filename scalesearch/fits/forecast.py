@@ -7,7 +7,8 @@ of the model from it, so a forecast is asked for a *reducible* loss ``r``. Solvi
 - L(C) = L_inf + (C0/C)^alpha_C  gives  ``C = C0 r^(-1/alpha_C)``, and the size to spend it on
   ``N_opt(C) = (C/C_n)^beta``.
 
-Every CI comes from applying the same formula to each bootstrap resample's parameters (percentile interval).
+Every CI comes from applying the same formula to each bootstrap resample's parameters, read as the parameters'
+own intervals are (``BootstrapResult.derived``).
 Nats per item = nats per token x tokens per item, the item's tokens summed over its parts (``tokens_per_item``
 as the domain logs it, e.g. ``{"image": 192}``).
 """
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from scalesearch.fits.bootstrap import Estimate, estimate_from_draws
+from scalesearch.fits.bootstrap import Estimate
 from scalesearch.fits.inputs import FitInputError
 from scalesearch.fits.laws import LawFit
 
@@ -28,10 +29,9 @@ SCALE_OF = {"size": ("N0", "alpha_N"), "frontier": ("C0", "alpha_C"), "compute":
 
 def _derived(fit: LawFit, formula) -> Estimate:
     """``formula`` (parameters -> value) at the point fit, with the interval of its values over the resamples."""
-    point = float(formula(fit.estimator.params_))
     if fit.bootstrap is None:
-        return Estimate(point, np.nan, np.nan, np.nan)
-    return estimate_from_draws(point, np.asarray(formula(fit.bootstrap.samples), float), fit.bootstrap.level)
+        return Estimate(float(formula(fit.estimator.params_)), np.nan, np.nan, np.nan)
+    return fit.bootstrap.derived(formula)
 
 
 def needed(law: str, params: Mapping | pd.DataFrame, reducible: float) -> dict[str, np.ndarray]:

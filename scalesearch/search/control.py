@@ -5,7 +5,10 @@
   reached, or the fitted ``N_opt(C_max)`` is within a factor ``HEADROOM`` of the range's top; grow it downwards while the
   smallest size is the best at the lowest compute. Each step moves an end by ``RANGE_STEP``, within the limits.
 - Stop: the compute (FLOPs, PF-days) or GPU-hour budget is spent, or the 95% CIs of ``beta`` and ``alpha_C`` are
-  narrower than asked with the range settled. ``SearchStopper`` hands the verdict to Tune.
+  narrower than asked with the range settled. Not on a fit of fewer than ``MIN_RUNS_FOR_RUN_NOISE`` runs: there
+  the bootstrap leaves run-to-run noise out (fits/curve_bootstrap.py) and its CIs are too narrow; on the simulator
+  a search of 5 ladder trials stopped at its first refit with alpha_C 0.03 off the truth (benchmarks/RESULTS.md,
+  search efficiency). ``SearchStopper`` hands the verdict to Tune.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from ray.tune.stopper import Stopper
 
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
+from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec
 
@@ -35,6 +39,7 @@ def refit(state: SearchState, spec: SearchSpec, seed: int = 0) -> dict | None:
         est = fit.estimates()
         c_max = float(table["compute"].max())
         summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": bool(fit.ok),
+                   "runs": len(fit.estimator.curves_.runs),
                    "n_opt_at_max": float(fit.estimator.n_opt(np.array([c_max]))[0]), "c_max": c_max,
                    **{name: e.to_dict() for name, e in est.items()}}
     state.fits.append(summary)
@@ -83,6 +88,8 @@ def stop_reason(state: SearchState, spec: SearchSpec, fit: dict | None, range_mo
     if stop.gpu_hours is not None and state.gpu_hours >= stop.gpu_hours:
         return f"GPU-hour budget spent: {state.gpu_hours:.2f} of {stop.gpu_hours:g}"
     if fit is None or not fit.get("ok") or range_moved or stop.beta_ci_width is None:
+        return None
+    if fit.get("runs", 0) < MIN_RUNS_FOR_RUN_NOISE:  # CIs without run-to-run noise: too narrow to stop on
         return None
     beta_w, alpha_w = _ci_width(fit, "beta"), _ci_width(fit, "alpha_C")
     if beta_w <= stop.beta_ci_width and (stop.alpha_c_ci_width is None or alpha_w <= stop.alpha_c_ci_width):

@@ -132,7 +132,8 @@ def _components(spec: Spec, uri: str, parent_run_id: str, storage: Path, cache_d
     return state, recorder, make_trainable(spec, str(storage), cache_dir)
 
 
-def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, storage: Path) -> tune.Tuner:
+def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, storage: Path,
+           callbacks: list | None = None) -> tune.Tuner:
     s = spec.search
     return tune.Tuner(
         trainable,
@@ -143,7 +144,8 @@ def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, 
             num_samples=s.stop.max_trials, max_concurrent_trials=s.max_concurrent_trials,
             reuse_actors=s.backend == "simulate"),
         run_config=tune.RunConfig(name=spec.name, storage_path=str(storage), stop=SearchStopper(state, s),
-                                  callbacks=[recorder], verbose=0, failure_config=tune.FailureConfig(max_failures=1)),
+                                  callbacks=[recorder, *(callbacks or [])], verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=1)),
     )
 
 
@@ -155,8 +157,9 @@ def _data(spec: Spec) -> tuple[str | None, str, dict]:
 
 
 def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path | None = None,
-               ray_address: str | None = None) -> SearchOutcome:
-    """Run the adaptive search ``spec`` describes until it ends by itself; returns why and the last fit."""
+               ray_address: str | None = None, callbacks: list | None = None) -> SearchOutcome:
+    """Run the adaptive search ``spec`` describes until it ends by itself; returns why and the last fit.
+    ``callbacks``: more Tune callbacks to watch the search (a benchmark's trace); not restored by a resume."""
     check_search(spec)
     uri = resolve_tracking_uri(tracking_uri or spec.tracking.uri)
     check_tracking(uri)
@@ -181,7 +184,7 @@ def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path 
                                                 "parent_run_id": parent, "storage": str(storage)}, indent=1))
     state, recorder, trainable = _components(spec, uri, parent, storage, cache_dir, fingerprint, tokens_per_item)
     print(f"search {spec.name!r}: MLflow run {parent} in {uri}; Tune experiment {home}")
-    return _finish(spec, _tuner(spec, state, recorder, trainable, storage), uri, parent)
+    return _finish(spec, _tuner(spec, state, recorder, trainable, storage, callbacks), uri, parent)
 
 
 def resume_search(name: str, storage: str | Path | None = None, ray_address: str | None = None) -> SearchOutcome:

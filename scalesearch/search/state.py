@@ -21,12 +21,22 @@ class Curve:
     compute: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     gpu_seconds: float = 0.0
+    # (log compute, log loss) as arrays, made once per new report: the scheduler interpolates every curve at
+    # every decision, and most curves have ended.
+    _logs: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     def add(self, compute: float, loss: float) -> None:
         if self.compute and compute <= self.compute[-1]:  # a resumed trial repeats reports after its checkpoint
             return
         self.compute.append(compute)
         self.loss.append(loss)
+        self._logs = None
+
+    @property
+    def logs(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._logs is None or len(self._logs[0]) != len(self.compute):
+            self._logs = (np.log(self.compute), np.log(self.loss))
+        return self._logs
 
     @property
     def spent(self) -> float:
@@ -34,7 +44,7 @@ class Curve:
 
     def loss_at(self, compute: np.ndarray) -> np.ndarray:
         """Loss interpolated in log-log space; NaN outside the compute this curve has reached."""
-        c, l_ = np.log(self.compute), np.log(self.loss)
+        c, l_ = self.logs
         x = np.log(np.asarray(compute, float))
         out = np.exp(np.interp(x, c, l_)) if len(c) else np.full_like(x, np.nan)
         return np.where((x >= c[0] - 1e-12) & (x <= c[-1] + 1e-12), out, np.nan) if len(c) else out
@@ -94,20 +104,22 @@ class SearchState:
         gap = gap[np.isfinite(gap)]
         return float(gap.min()) if len(gap) else 0.0
 
-    def envelope_gap(self, trial_id: str) -> np.ndarray:
-        """log(loss / the others' envelope) at each of this trial's reports; NaN where no other reached."""
+    def envelope_gap(self, trial_id: str, last: int | None = None) -> np.ndarray:
+        """log(loss / the others' envelope) at each of this trial's reports (the ``last`` ones only, if given);
+        NaN where no other reached."""
         me = self.curves[trial_id]
-        compute = np.array(me.compute)
+        reports = slice(-last, None) if last else slice(None)
+        compute, loss = np.array(me.compute[reports]), np.array(me.loss[reports])
         others = [o.loss_at(compute) for o_id, o in self.curves.items() if o_id != trial_id and len(o.compute) > 1]
         if not others:
             return np.full(len(compute), np.nan)
-        return np.log(np.array(me.loss) / np.fmin.reduce(np.vstack(others), axis=0))
+        return np.log(loss / np.fmin.reduce(np.vstack(others), axis=0))
 
     def projected_gap(self, trial_id: str, c_end: float, window: int) -> float | None:
         """The gap to the envelope extrapolated, linearly in log compute over the last ``window`` reports, to
         ``c_end``; None without ``window`` comparable reports. Curves flatten, so this is optimistic for a trial
         that is closing in: it stops only trials that will not get there even so."""
-        gap = self.envelope_gap(trial_id)[-window:]
+        gap = self.envelope_gap(trial_id, last=window)
         log_c = np.log(self.curves[trial_id].compute[-window:])
         if len(gap) < window or not np.isfinite(gap).all():
             return None
@@ -116,8 +128,11 @@ class SearchState:
 
     def table(self) -> pd.DataFrame:
         """Every report as the fits library reads it: run, n_params, compute, loss."""
-        rows = [pd.DataFrame({"run": trial_id, "n_params": curve.n_params, "compute": curve.compute,
-                              "loss": curve.loss})
-                for trial_id, curve in self.curves.items() if curve.compute]
-        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            columns=["run", "n_params", "compute", "loss"])
+        kept = {trial_id: curve for trial_id, curve in self.curves.items() if curve.compute}
+        if not kept:
+            return pd.DataFrame(columns=["run", "n_params", "compute", "loss"])
+        lengths = [len(curve.compute) for curve in kept.values()]
+        return pd.DataFrame({"run": np.repeat(np.array(list(kept), dtype=object), lengths),
+                             "n_params": np.repeat([curve.n_params for curve in kept.values()], lengths),
+                             "compute": np.concatenate([curve.compute for curve in kept.values()]),
+                             "loss": np.concatenate([curve.loss for curve in kept.values()])})

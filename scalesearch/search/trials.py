@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import ray
 from ray import tune
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 
@@ -49,6 +50,18 @@ def training_trial(config: dict, spec: Spec, storage_path: str, cache_dir: str |
     trainer.fit()
 
 
+def simulated_curve(spec: Spec, config: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compute points, tokens and held-out losses a simulated trial of ``config`` reports: a fixed function of
+    the config, the spec's budget and truth, and ``search.seed`` (benchmarks evaluate designs with it directly)."""
+    law, budget = SimulatedLaw(spec.simulate), spec.budget
+    n = float(config["n_params"])
+    points = compute.report_points(budget.first_report_fraction * budget.flops, budget.flops,
+                                   budget.reports_per_decade)
+    tokens = np.array(points) / (6.0 * n)
+    seed = json.dumps({k: config[k] for k in sorted(config)}) + f"/{spec.search.seed}"
+    return points, tokens, law.curve(n, config.get("lr", spec.train.lr), tokens, seed)
+
+
 def simulated_trial(config: dict, spec: Spec) -> None:
     """Report the simulator's curve for the trial's N and learning rate at the job's report points.
 
@@ -56,13 +69,8 @@ def simulated_trial(config: dict, spec: Spec) -> None:
     real job, so a resumed trial continues where it was; a fast one is cheaper to repeat (its curve is a fixed
     function of its config) than to checkpoint, and Tune snapshots the experiment at every trial checkpoint.
     """
-    law, budget = SimulatedLaw(spec.simulate), spec.budget
     n = float(config["n_params"])
-    points = compute.report_points(budget.first_report_fraction * budget.flops, budget.flops,
-                                   budget.reports_per_decade)
-    tokens = np.array(points) / (6.0 * n)
-    seed = json.dumps({k: config[k] for k in sorted(config)}) + f"/{spec.search.seed}"
-    losses = law.curve(n, config.get("lr", spec.train.lr), tokens, seed)
+    points, tokens, losses = simulated_curve(spec, config)
     start = 0
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -72,7 +80,8 @@ def simulated_trial(config: dict, spec: Spec) -> None:
         if spec.simulate.seconds_per_report:
             time.sleep(spec.simulate.seconds_per_report)
         metrics = {"n_params": n, "compute": float(points[i]), "tokens": int(tokens[i]),
-                   "compute_pf_days": compute.pf_days(points[i]), "heldout_loss": float(losses[i])}
+                   "compute_pf_days": compute.pf_days(points[i]), "heldout_loss": float(losses[i]),
+                   "node_id": ray.get_runtime_context().get_node_id()}  # where it ran: the recorder tags it
         if not spec.simulate.seconds_per_report:
             tune.report(metrics)
             continue

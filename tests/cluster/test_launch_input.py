@@ -40,6 +40,8 @@ def test_the_job_runs_the_spec_from_the_uploaded_directory_and_logs_to_the_track
     search = write_spec(tmp_path / "work", {**SPEC, "search": {"n_params": [1e4, 1e5]}}, "search.yaml")
     assert shlex.split(launch.plan_submission(search, tmp_path / "work", "http://m:5000").entrypoint)[3:] == [
         "run", "search.yaml"]
+    shared = launch.plan_submission(search, tmp_path / "work", "http://m:5000", storage="/mnt/shared/runs")
+    assert shlex.split(shared.entrypoint)[3:] == ["run", "search.yaml", "--storage", "/mnt/shared/runs"]
 
 
 def test_the_tracking_uri_comes_from_the_spec_or_the_environment_and_must_exist(tmp_path, monkeypatch):

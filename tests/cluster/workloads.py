@@ -1,10 +1,8 @@
-"""Drivers that the cluster tests run as subprocesses against a test head ($RAY_ADDRESS, token in the environment).
+"""A driver that the cluster tests run as a subprocess against a test head ($RAY_ADDRESS, token in the environment).
 
-    python workloads.py observe OUT.jsonl           # append the alive nodes to OUT each time they change
-    python workloads.py gpu-trials OUT.json STORAGE  # a Tune run whose trials ask for {"CPU": 1, "GPU": 1}
+    python workloads.py observe OUT.jsonl   # append the alive nodes to OUT each time they change
 
-``gpu-trials`` stands in for the adaptive search until ``scalesearch run`` of a simulated spec exists: each trial
-reports the node it ran on, its GPU ids and when it ran, which is what the autoscaling test checks.
+The workload itself is `scalesearch run` of a simulated search (test_fake_autoscaler.py).
 """
 
 from __future__ import annotations
@@ -14,9 +12,6 @@ import sys
 import time
 
 import ray
-from ray import tune
-
-GPU_TRIALS = 2  # two pending 1-GPU demands: the autoscaler picks the 1-GPU node type (8-GPU scores lower)
 
 
 def observe(out: str) -> None:
@@ -33,26 +28,6 @@ def observe(out: str) -> None:
             time.sleep(0.1)
 
 
-def gpu_trial(config: dict) -> None:
-    start = time.time()
-    time.sleep(config["seconds"])  # long enough that a trial is seen running on its node
-    tune.report({"node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": ray.get_gpu_ids(),
-                 "start": start, "end": time.time()})
-
-
-def gpu_trials(out: str, storage: str) -> None:
-    ray.init(log_to_driver=False)
-    submitted = time.time()
-    tuner = tune.Tuner(tune.with_resources(gpu_trial, {"CPU": 1, "GPU": 1}),
-                       param_space={"seconds": 1.0, "i": tune.grid_search(list(range(GPU_TRIALS)))},
-                       run_config=tune.RunConfig(storage_path=storage, name="gpu-trials", verbose=0))
-    results = tuner.fit()
-    trials = [{key: r.metrics[key] for key in ("node_id", "gpu_ids", "start", "end")} for r in results]
-    with open(out, "w") as f:
-        json.dump({"submitted": submitted, "finished": time.time(), "errors": len(results.errors),
-                   "trials": trials}, f)
-
-
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"observe": observe, "gpu-trials": gpu_trials}[command](*args)
+    {"observe": observe}[command](*args)

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from scalesearch.fits.commands import register
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.report import ReportOptions, report_from_mlflow, verify_report
+from scalesearch.report import ReportOptions, build_report, report_from_mlflow, verify_report
 
 DOMAINS = {"image_8x8": 1, "image_vq_16x16": 4}  # rows of Henighan's Table 1
 
@@ -92,3 +92,20 @@ def test_verify_finds_a_report_that_agrees_with_its_store_and_names_what_differs
     differences = verify_report(out, uri)
     assert any(d.startswith("/domains/image_8x8/frontier/parameters/beta/value:") for d in differences)
     assert any(d.startswith("/run_ids") for d in differences)
+
+
+def test_too_few_crossings_for_n_opt_still_give_l_of_c_with_its_interval(henighan_table, tmp_path):
+    """Curves that cross twice: N_opt(C) is refused with its reason, L(C) is fitted alone, with its CIs."""
+    row = henighan_table.iloc[1]
+    law = KnownLaw.from_henighan_row(row)
+    curves = law.curves(np.geomspace(1e5, 1e8, 5), c_max=1e17, points_per_decade=6, noise=0.003,
+                        rng=np.random.default_rng(1), c_min=1e13).assign(domain="image")
+    out = build_report(curves, tmp_path, "two-crossings", ReportOptions(n_bootstrap=20))
+    domain = json.loads((out / "fits.json").read_text())["domains"]["image"]
+    assert "only 2 crossing(s)" in domain["not_done"]["frontier"]
+    assert domain["frontier"]["law"] == "compute" and "beta" not in domain["frontier"]["parameters"]
+    alpha = domain["frontier"]["parameters"]["alpha_C"]
+    assert alpha["ci_low"] < alpha["value"] < alpha["ci_high"] and alpha["se"] > 0
+    assert alpha["ci_low"] < row["L_C_alpha"] < alpha["ci_high"]
+    table = (out / "report.md").read_text()
+    assert re.search(r"\| image \| [\d.]+ \[", table) and "beta" not in table.split("## Per-domain")[1].split("##")[0]

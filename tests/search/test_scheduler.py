@@ -7,9 +7,12 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from scalesearch.compute import report_points
+from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.synthetic import KnownLaw
+from scalesearch.search.control import stop_reason
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.state import SearchState
+from scalesearch.spec import SearchSpec
 
 LAW = KnownLaw.from_chinchilla()
 C_MAX = 1e21
@@ -96,3 +99,12 @@ def test_frontier_excess_is_negative_only_for_the_trial_that_sets_the_frontier()
     for c in points:
         state.add("bad_lr", 1e9, c, 1.05 * float(LAW.loss(1e9, c / 6e9)))
     assert state.frontier_excess("bad_lr") > 0
+
+
+def test_no_precision_stop_on_a_fit_whose_bootstrap_could_not_measure_run_noise():
+    """With fewer runs than the bootstrap needs to measure run-to-run noise its CIs are too narrow to stop on."""
+    spec = SearchSpec(n_params=(1e7, 1e9))
+    narrow = {"ok": True, "beta": {"ci_low": 0.50, "ci_high": 0.52}, "alpha_C": {"ci_low": 0.17, "ci_high": 0.18}}
+    state = SearchState(n_range=(1e7, 1e9))
+    assert stop_reason(state, spec, {**narrow, "runs": MIN_RUNS_FOR_RUN_NOISE - 1}, False) is None
+    assert stop_reason(state, spec, {**narrow, "runs": MIN_RUNS_FOR_RUN_NOISE}, False).startswith("precision")

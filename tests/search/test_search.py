@@ -67,6 +67,19 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert parent.data.metrics["search/trials"] > 0  # live fits logged on the parent
 
 
+def test_a_search_that_spends_its_budget_closes_the_trials_still_running(tmp_path, ray_local):
+    spec = sim_spec("sim-budget", stop={"flops": 2.5e21, "max_trials": 10})
+    spec["simulate"] = {"seconds_per_report": 0.02}  # trials still run when the budget is spent
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    outcome = run_search(parse_spec(spec), tracking_uri=uri, storage=tmp_path / "runs")
+    assert outcome.finished.startswith("compute budget spent")
+    runs = children(MlflowClient(uri), outcome.parent_run_id)
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert "running" not in {r.data.tags["scalesearch.status"] for r in runs}
+    ended = [r for r in runs if r.data.tags["scalesearch.stop_reason"].startswith("search ended: compute budget")]
+    assert ended and all(r.data.tags["scalesearch.status"] == "stopped" for r in ended)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"search": {"n_params": [1e9, 1e7]}}, "N_min <= N_max"),
     ({"search": {"n_params": [1e7, 1e9], "stop": {"flops": 1e20}}}, "smaller than one trial"),

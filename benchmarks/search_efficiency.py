@@ -1,0 +1,409 @@
+"""Compute spent until the frontier exponents are accurate: grid, IsoFLOP, Optuna+ASHA and scalesearch (issue 5).
+
+    python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--throughput-trials 500]
+
+**Truth and accuracy.** Every method sees the same simulator (``search/simulator.py`` with ``SimulateSpec``'s
+defaults: Besiroglu et al.'s Chinchilla law, learning-rate optimum falling as ``N^-0.25`` with sensitivity 0.05,
+noise 0.3% per report and 0.2% per run) and the same range of sizes ``N in [3e7, 3e9]`` (where ``N_opt(C)`` runs
+from 1.5e17 to 1.1e21 FLOPs). A method is accurate when its ``beta`` (N_opt exponent) is within 0.03 and its
+``alpha_C`` within 0.02 of the closed-form truth (0.5126, 0.1783), with a fit the library calls ``ok``. Its figure
+is the compute (FLOPs, summed over trials) from which it is accurate **and stays so** to the end of its ladder or
+run: a method that is right by chance at one step and wrong at the next is not counted as there. Seeds are noise
+seeds (``search.seed``, which also seeds the Tune methods' samplers); figures are medians over seeds, and the
+ratios are of the medians. A method that is not accurate by its last step counts as infinite compute.
+
+**The four methods.**
+
+- (a) **grid** (the paper's): ``--grid-sizes`` (7) log-spaced sizes over the range, each trained to ``C_max``, for
+  ``C_max`` on a ladder (4 a decade, 1e19 .. 1e22); compute ``K * C_max``. Frontier fit (``fit_law(...,
+  "frontier")``: ``alpha_C`` from the hull of ``L(C)``, ``beta`` from the crossings).
+- (b) **IsoFLOP** (Chinchilla's approach 2): budgets ascending (3 a decade, 3e17 .. 1e21, all inside the range's
+  ``N_opt``), added one at a time; at each, 5 sizes a factor 2 apart, centred on the true ``N_opt(C)`` (an
+  oracle: generous, a practitioner without it trains more sizes) and kept inside the range, each trained to
+  exactly that budget. A parabola in ``log N`` through the final losses gives the minimum (``N_opt``, ``L_min``)
+  of each budget whose vertex lies inside its sizes; ``beta`` is the slope of ``log N_opt`` on ``log C``
+  (``PurePowerLaw``), ``alpha_C`` the exponent of ``L_min(C) = L_inf + (C0/C)^alpha_C``
+  (``PowerLawWithConstant``, >= 4 budgets). Compute: the sum over the budgets so far of 5 x budget.
+- The truth's exponents are the same at every scale, so (a) and (b) as above may get them from the lower part of
+  the range only (a grid at ``C_max`` = 3e20 never puts its two largest sizes on the frontier). ``*_whole_range``
+  asks them for what (c) and (d) deliver, the frontier over the whole range up to ``C_max`` = 1e21 (where
+  ``N_opt`` is the range's top): the grid with ``K`` = 4, 5, 6, 7, 9, 11, 13 sizes trained to 1e21, IsoFLOP with
+  4 .. 12 budgets spread over 3e17 .. 1e21. Both readings are reported, with their ratios.
+- (a) and (b) train every size at its optimal learning rate (the paper took them from an earlier sweep, Table 5;
+  that sweep's compute is not counted) and their compute is fixed by design, so they are evaluated on the
+  simulator's curves directly (``trials.simulated_curve``, exactly what a simulated Tune trial would report);
+  no Tune run is needed.
+- (c) **Optuna + ASHA** as a user would set it up today, through real Ray Tune: ``OptunaSearch`` (TPE, seeded)
+  over ``n_params`` and ``lr`` (log-uniform, same ranges), ``ASHAScheduler(time_attr="compute", max_t=C_max,
+  grace_period=C_max/1000, reduction_factor=4)`` minimising the held-out loss, 2 trials at a time; the frontier
+  fit on every curve it produced. "More samples until accurate" is read off one run of ``--asha-samples``: TPE
+  and ASHA are sequential and asynchronous, so a run of k samples is the first k trials of a longer one.
+- (d) **scalesearch**: ``run_search`` on a ``simulate`` spec (same ``C_max``, ranges, reports, concurrency;
+  ``n_params_limits`` = the range, so range control cannot look beyond what the others were given; its own
+  searcher, scheduler and refits with the default bootstrap). Its precision stop is turned off so the run goes
+  on to ``--search-trials`` (or 30 ``C_max`` of compute); where it **would have stopped by itself** (the first
+  refit of >= 6 trials whose 95% CIs are narrower than the default targets, beta 0.06 and alpha_C 0.04: the
+  rules of the search's own ``stop_reason``) is read from the refits it logged to MLflow, with its error there.
+- (c) and (d) are evaluated the same way: after every finished trial, the frontier fit on all curves so far
+  (running trials' partial curves included), at the compute spent so far (every trial's latest report).
+  For (d) this is the fit a search refitting after every trial would hold.
+
+**Speed** (same run): the ``FrontierScheduler``'s time per ``on_trial_result`` call (median and 95th
+percentile), and simulated trials per second through Tune of a search of ``--throughput-trials`` trials
+(scalesearch's own search, precision stop off, wall time of the Tune experiment and the final fit; Ray start and
+the MLflow store's creation are not counted). Goal: 500 trials in 5 minutes on the 2-core machine.
+
+``--quick``: one seed, 8 trials for (c) and (d), no separate throughput run (the comparison's own search gives
+it): a smoke test of every part, too short for (c) or (d) to be accurate. Most of its time is Ray's start and
+the two Tune runs: 68 s on the 2-core machine at load 4-5, about 3 minutes while it was shared at load 15-30.
+``--seeds 0 --throughput-trials 500``: the throughput run alone. ``--json``: the figures per method (``compute``, ``beta_error``, ``alpha_C_error``), the ratios and
+the speed as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from ray import tune
+from ray.tune import Callback
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from scalesearch.fits import FitFailedError, FitInputError, fit_law
+from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
+from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
+from scalesearch.job import ensure_ray
+from scalesearch.search import run_search
+from scalesearch.search.run import _tune_env
+from scalesearch.search.scheduler import COMPUTE, LOSS, FrontierScheduler
+from scalesearch.search.simulator import SimulatedLaw
+from scalesearch.search.state import SearchState
+from scalesearch.search.trials import make_trainable, simulated_curve
+from scalesearch.spec import SimulateSpec, StopSpec, parse_spec
+
+SIM = SimulatedLaw(SimulateSpec())
+TRUTH = {"beta": SIM.truth.beta_opt, "alpha_C": SIM.truth.alpha_c}
+TOLERANCE = {"beta": 0.03, "alpha_C": 0.02}
+N_RANGE = (3e7, 3e9)
+LR_RANGE = (3e-5, 3e-3)
+C_MAX = 1e21
+REPORTS_PER_DECADE, FIRST_REPORT = 8, 1e-4
+CONCURRENT = 2
+STOP_TARGETS = StopSpec()  # the precision a search stops at by default: CI widths beta 0.06, alpha_C 0.04
+
+
+def sim_spec(name: str, seed: int, c_max: float = C_MAX, **search):
+    """A ``simulate`` spec on the common truth, range and reports; ``search`` overrides the search section."""
+    stop = {"beta_ci_width": None, "flops": 30 * C_MAX, **search.pop("stop", {})}
+    return parse_spec({
+        "name": name,
+        "budget": {"flops": c_max, "reports_per_decade": REPORTS_PER_DECADE, "first_report_fraction": FIRST_REPORT},
+        "search": {"backend": "simulate", "n_params": list(N_RANGE), "n_params_limits": list(N_RANGE),
+                   "initial_sizes": 5, "hyperparameters": {"lr": {"low": LR_RANGE[0], "high": LR_RANGE[1]}},
+                   "max_concurrent_trials": CONCURRENT, "seed": seed, "stop": stop, **search},
+        "resources": {"cpus_per_worker": 0.5},
+    })
+
+
+# Accuracy -------------------------------------------------------------------------------------------------------
+
+def errors(estimates: dict | None) -> dict:
+    """|estimate - truth| per exponent (NaN without an ok fit) and whether both are within tolerance."""
+    found = {name: abs(estimates[name] - TRUTH[name]) if estimates else math.nan for name in TRUTH}
+    return {**{f"{name}_error": e for name, e in found.items()},
+            "accurate": all(found[name] <= TOLERANCE[name] for name in TRUTH)}
+
+
+def frontier_estimates(table) -> dict | None:
+    """beta and alpha_C of the library's frontier fit (no bootstrap), None where it fails or is not ok."""
+    try:
+        fit = fit_law(table, "frontier")
+    except (FitInputError, FitFailedError):
+        return None
+    if not fit.ok:
+        return None
+    return {name: fit.estimator.params_[name] for name in TRUTH}
+
+
+def accurate_from(steps: list[tuple[float, Callable[[], dict | None]]]) -> dict:
+    """The compute from which every later step is accurate, scanning backwards (estimates are lazy: once a step
+    is inaccurate, the earlier ones do not matter); with the errors at the last step."""
+    compute, last = math.inf, None
+    for spent, estimate in reversed(steps):
+        found = errors(estimate())
+        last = found if last is None else last
+        if not found["accurate"]:
+            break
+        compute = spent
+    return {"compute": compute, **{k: v for k, v in (last or errors(None)).items() if k != "accurate"},
+            "end_compute": steps[-1][0] if steps else math.nan}
+
+
+# (a) grid and (b) IsoFLOP: the simulator's curves directly ------------------------------------------------------
+
+def curve_table(spec, sizes) -> list:
+    """Each size trained to the spec's budget at its optimal learning rate: rows for the fits library."""
+    rows = []
+    for n in sizes:
+        points, _, losses = simulated_curve(spec, {"n_params": float(n), "lr": SIM.lr_optimum(n)})
+        rows += [{"run": f"N{n:.4g}", "n_params": float(n), "compute": c, "loss": loss}
+                 for c, loss in zip(points, losses)]
+    return rows
+
+
+def grid(seed: int, designs: list[tuple[int, float]]) -> dict:
+    """Designs (K sizes log-spaced over the range, each trained to C_max) in the order of the ladder."""
+    def estimate(k: int, c_max: float) -> dict | None:
+        return frontier_estimates(pd.DataFrame(curve_table(sim_spec("grid", seed, c_max), np.geomspace(*N_RANGE, k))))
+    return accurate_from([(k * c, lambda k=k, c=c: estimate(k, c)) for k, c in designs])
+
+
+def isoflop_sizes(budget: float, count: int = 5, ratio: float = 2.0) -> np.ndarray:
+    """``count`` sizes a factor ``ratio`` apart around the true N_opt(budget), shifted to lie inside the range."""
+    half = ratio ** ((count - 1) / 2)
+    centre = min(max(float(SIM.truth.n_opt(budget)), N_RANGE[0] * half), N_RANGE[1] / half)
+    return centre * ratio ** (np.arange(count) - (count - 1) / 2)
+
+
+def isoflop_minimum(spec, sizes: np.ndarray) -> tuple[float, float] | None:
+    """Chinchilla approach 2 at one budget: parabola of the final loss in log N; its vertex if inside the sizes."""
+    final = [simulated_curve(spec, {"n_params": float(n), "lr": SIM.lr_optimum(n)})[2][-1] for n in sizes]
+    a, b, c = np.polyfit(np.log(sizes), final, 2)
+    vertex = -b / (2 * a)
+    if a <= 0 or not np.log(sizes[0]) < vertex < np.log(sizes[-1]):
+        return None
+    return float(np.exp(vertex)), float(c - b * b / (4 * a))
+
+
+def isoflop_estimates(minima: list[tuple[float, float, float]]) -> dict | None:
+    if len(minima) < 4:
+        return None
+    compute, n_opt, loss = map(np.array, zip(*minima))
+    try:
+        beta, alpha = PurePowerLaw().fit(compute, n_opt), PowerLawWithConstant().fit(compute, loss)
+    except (FitInputError, FitFailedError):
+        return None
+    if not (beta.ok_ and alpha.ok_):
+        return None
+    return {"beta": beta.params_["beta"], "alpha_C": alpha.params_["alpha"]}
+
+
+def isoflop_design(seed: int, budgets: np.ndarray) -> tuple[float, dict | None]:
+    """Compute and estimates of IsoFLOP profiles at ``budgets``."""
+    minima, spent = [], 0.0
+    for budget in budgets:
+        sizes = isoflop_sizes(budget)
+        spent += len(sizes) * budget
+        found = isoflop_minimum(sim_spec("isoflop", seed, budget), sizes)
+        if found:
+            minima.append((budget, *found))
+    return spent, isoflop_estimates(minima)
+
+
+def isoflop(seed: int, ladder: list[np.ndarray]) -> dict:
+    """Designs (sets of budgets) in the order of the ladder."""
+    designs = [isoflop_design(seed, budgets) for budgets in ladder]
+    return accurate_from([(spent, lambda e=estimates: e) for spent, estimates in designs])
+
+
+# (c) and (d): real Ray Tune --------------------------------------------------------------------------------------
+
+class Trace(Callback):
+    """Every report of a Tune run in the order the driver saw them; a snapshot of all curves at each finished
+    trial (compute spent so far, the table the fits read)."""
+
+    def __init__(self) -> None:
+        self.state = SearchState(n_range=N_RANGE)
+        self.snapshots: list[tuple[float, object]] = []
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        if result.get(LOSS) is not None and result.get(COMPUTE) is not None:
+            self.state.add(trial.trial_id, float(trial.config["n_params"]), result[COMPUTE], result[LOSS])
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.snapshots.append((self.state.spent_flops, self.state.table()))
+
+    def evaluated(self) -> dict:
+        return accurate_from([(spent, lambda t=table: frontier_estimates(t)) for spent, table in self.snapshots])
+
+
+@contextmanager
+def timed(cls: type, method: str, sink: list[float]) -> Iterator[None]:
+    """Time every call of ``cls.method`` (seconds into ``sink``) while the block runs."""
+    original = getattr(cls, method)
+
+    def wrapper(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            sink.append(time.perf_counter() - start)
+
+    setattr(cls, method, wrapper)
+    try:
+        yield
+    finally:
+        setattr(cls, method, original)
+
+
+def asha(seed: int, samples: int, storage: Path) -> dict:
+    spec = sim_spec(f"asha-{seed}", seed)
+    trace = Trace()
+    tuner = tune.Tuner(
+        make_trainable(spec, str(storage), None),
+        param_space={"n_params": tune.loguniform(*N_RANGE), "lr": tune.loguniform(*LR_RANGE)},
+        tune_config=tune.TuneConfig(
+            metric=LOSS, mode="min", num_samples=samples, max_concurrent_trials=CONCURRENT, reuse_actors=True,
+            search_alg=OptunaSearch(seed=seed),
+            scheduler=ASHAScheduler(time_attr=COMPUTE, max_t=C_MAX, grace_period=C_MAX / 1000, reduction_factor=4)),
+        run_config=tune.RunConfig(name=spec.name, storage_path=str(storage), callbacks=[trace], verbose=0))
+    with _tune_env():
+        tuner.fit()
+    return {**trace.evaluated(), "trials": len(trace.state.curves)}
+
+
+def self_stop(client: MlflowClient, parent: str) -> dict:
+    """Where the search would have ended by itself: the first refit it logged whose CIs meet the default targets,
+    on >= MIN_RUNS_FOR_RUN_NOISE trials (control.stop_reason's rules; the range cannot move here)."""
+    history = {key: {m.step: m.value for m in client.get_metric_history(parent, key)}
+               for key in ("search/spent_flops", "search/trials", "fit/beta", "fit/alpha_C", "fit/beta_ci_width",
+                           "fit/alpha_C_ci_width")}
+    for step in sorted(history["fit/beta_ci_width"]):
+        if (history["search/trials"][step] >= MIN_RUNS_FOR_RUN_NOISE
+                and history["fit/beta_ci_width"][step] <= STOP_TARGETS.beta_ci_width
+                and history["fit/alpha_C_ci_width"][step] <= STOP_TARGETS.alpha_c_ci_width):
+            found = errors({"beta": history["fit/beta"][step], "alpha_C": history["fit/alpha_C"][step]})
+            return {"compute": history["search/spent_flops"][step], "beta_error": found["beta_error"],
+                    "alpha_C_error": found["alpha_C_error"], "refit": step}
+    return {"compute": math.inf, "beta_error": math.nan, "alpha_C_error": math.nan, "refit": None}
+
+
+def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool = True) -> dict:
+    """The search's figures; ``evaluate=False``: its speed only, with no compute cap (all ``trials`` run)."""
+    stop = {"max_trials": trials} if evaluate else {"max_trials": trials, "flops": 1e30}
+    spec = sim_spec(f"scalesearch-{seed}-{trials}", seed, stop=stop)
+    trace, decisions = Trace(), []
+    with timed(FrontierScheduler, "on_trial_result", decisions):
+        start = time.perf_counter()
+        outcome = run_search(spec, tracking_uri=uri, storage=storage, callbacks=[trace])
+        seconds = time.perf_counter() - start
+    speed = {"trials": outcome.trials, "seconds": seconds, "trials_per_s": outcome.trials / seconds,
+             "decisions": len(decisions), "decision_ms_median": 1e3 * statistics.median(decisions),
+             "decision_ms_p95": 1e3 * float(np.percentile(decisions, 95))}
+    if not evaluate:
+        return {"speed": speed}
+    return {**trace.evaluated(), "self_stop": self_stop(MlflowClient(uri), outcome.parent_run_id),
+            "trials": outcome.trials, "speed": speed}
+
+
+# The comparison --------------------------------------------------------------------------------------------------
+
+def median(values: list[float]) -> float:
+    return float(np.median(values)) if values else math.nan  # --seeds 0: the throughput run alone
+
+
+def clocked(method: Callable[..., dict], *args) -> dict:
+    """The method's figures with the seconds it took (Tune runs and the fits that evaluate them)."""
+    start = time.perf_counter()
+    found = method(*args)
+    return {**found, "seconds": time.perf_counter() - start}
+
+
+def summarise(rows: list[dict]) -> dict:
+    return {"compute": median([r["compute"] for r in rows]),
+            "beta_error": median([r["beta_error"] for r in rows]),
+            "alpha_C_error": median([r["alpha_C_error"] for r in rows]),
+            "accurate_seeds": sum(math.isfinite(r["compute"]) for r in rows), "seeds": len(rows),
+            "per_seed": [r["compute"] for r in rows], "seconds": sum(r["seconds"] for r in rows)}
+
+
+def finite(value):
+    """JSON has no infinity: not reached (inf) and undefined (NaN) figures become null."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--grid-sizes", type=int, default=7)
+    parser.add_argument("--asha-samples", type=int, default=64)
+    parser.add_argument("--search-trials", type=int, default=60)
+    parser.add_argument("--throughput-trials", type=int, default=500, help="0: skip the throughput run")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.asha_samples, args.search_trials, args.throughput_trials = 1, 8, 8, 0
+    budgets = np.geomspace(3e17, 1e21, 11)
+    ladders = {  # per method: the designs, cheapest first
+        "grid": [(args.grid_sizes, c) for c in np.geomspace(1e19, 1e22, 13)],
+        "isoflop": [budgets[:k] for k in range(1, len(budgets) + 1)],
+        "grid_whole_range": [(k, C_MAX) for k in (4, 5, 6, 7, 9, 11, 13)],
+        "isoflop_whole_range": [np.geomspace(budgets[0], budgets[-1], k) for k in range(4, 13)]}
+
+    ensure_ray(worker_output=False)
+    home = Path(tempfile.mkdtemp(prefix="search-efficiency-"))
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    MlflowClient(uri).search_experiments()  # create the store's tables before anything is timed
+    rows: dict[str, list[dict]] = {name: [] for name in (*ladders, "optuna_asha", "scalesearch")}
+    stops, speeds = [], []
+    for seed in range(args.seeds):
+        for name, ladder in ladders.items():
+            rows[name].append(clocked((grid if name.startswith("grid") else isoflop), seed, ladder))
+        rows["optuna_asha"].append(clocked(asha, seed, args.asha_samples, home / "runs"))
+        found = clocked(scalesearch, seed, args.search_trials, home / "runs", uri)
+        stops.append(found.pop("self_stop"))
+        speeds.append(found.pop("speed"))
+        rows["scalesearch"].append(found)
+        if not args.json:
+            print(f"seed {seed}: " + "; ".join(f"{m} {r[-1]['compute']:.3g}" for m, r in rows.items()), flush=True)
+    if args.throughput_trials:
+        speeds = [scalesearch(10_000, args.throughput_trials, home / "runs", uri, evaluate=False)["speed"]]
+
+    methods = {name: summarise(found) for name, found in rows.items()}
+    ours = methods["scalesearch"]["compute"]
+    ratios = {f"scalesearch/{name}": ours / methods[name]["compute"] if math.isfinite(methods[name]["compute"])
+              and math.isfinite(ours) else None for name in (*ladders, "optuna_asha")}
+    stopped = {"compute": median([s["compute"] for s in stops]),
+               "beta_error": median([s["beta_error"] for s in stops]),
+               "alpha_C_error": median([s["alpha_C_error"] for s in stops]), "per_seed": stops}
+    speed = {"trials": sum(s["trials"] for s in speeds), "seconds": sum(s["seconds"] for s in speeds),
+             "decision_ms_median": median([s["decision_ms_median"] for s in speeds]),
+             "decision_ms_p95": median([s["decision_ms_p95"] for s in speeds]), "runs": speeds}
+    speed["trials_per_s"] = speed["trials"] / speed["seconds"]
+    figures = {"truth": TRUTH, "tolerance": TOLERANCE, "c_max": C_MAX, "n_range": N_RANGE, "seeds": args.seeds,
+               "methods": methods, "ratios": ratios, "scalesearch_self_stop": stopped, "speed": speed}
+    if args.json:
+        print(json.dumps(finite(figures)))
+        return
+    print(f"truth beta {TRUTH['beta']:.4f}, alpha_C {TRUTH['alpha_C']:.4f}; tolerance {TOLERANCE}; "
+          f"medians over {args.seeds} seeds (compute in FLOPs, inf = not accurate by its last step)")
+    for name, m in methods.items():
+        print(f"  {name:12s} compute {m['compute']:.3g}  beta error {m['beta_error']:.4f}  alpha_C error "
+              f"{m['alpha_C_error']:.4f}  (accurate in {m['accurate_seeds']}/{m['seeds']} seeds)")
+    print("  ratios " + ", ".join(f"{k} {'n/a' if v is None else f'{v:.2f}'}" for k, v in ratios.items()))
+    print(f"  scalesearch stopped by itself at {stopped['compute']:.3g} FLOPs, beta error "
+          f"{stopped['beta_error']:.4f}, alpha_C error {stopped['alpha_C_error']:.4f}")
+    print(f"  speed: {speed['trials']} trials in {speed['seconds']:.0f} s = {speed['trials_per_s']:.2f} trials/s; "
+          f"scheduler decision median {speed['decision_ms_median']:.2f} ms (p95 {speed['decision_ms_p95']:.2f})")
+
+
+if __name__ == "__main__":
+    main()

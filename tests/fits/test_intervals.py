@@ -1,0 +1,62 @@
+"""The bootstrap's intervals: percentiles read about the truth the resamples were drawn from; BC for comparison."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from scalesearch.fits.bootstrap import estimate_from_draws
+from scalesearch.fits.curve_bootstrap import bootstrap_frontier
+from scalesearch.fits.frontier import FrontierFit
+from scalesearch.fits.synthetic import KnownLaw
+
+NORMAL = norm.ppf((np.arange(4000) + 0.5) / 4000)  # standard normal draws without Monte Carlo noise
+
+
+def test_bc_takes_out_a_bias_that_the_percentile_interval_doubles():
+    """Refits half an sd above the estimate say the estimate is half an sd above the truth: BC centres the
+    interval that much below it (-0.5 +- 1.96 sd), where the percentile interval would sit at +0.5 +- 1.96."""
+    e = estimate_from_draws(0.0, 0.5 + NORMAL, bias_corrected=True)
+    assert (e.ci_low, e.ci_high) == pytest.approx((-2.46, 1.46), abs=0.03)
+    assert e.contains(e.value) and e.se == pytest.approx(1.0, rel=0.01)
+    unbiased = estimate_from_draws(0.0, NORMAL, bias_corrected=True)
+    assert (unbiased.ci_low, unbiased.ci_high) == pytest.approx((-1.96, 1.96), abs=0.01)
+
+
+def test_an_interval_excludes_the_estimate_only_when_nearly_all_refits_fall_on_one_side():
+    for bias_corrected in (False, True):
+        assert not estimate_from_draws(0.0, 2.2 + NORMAL, bias_corrected=bias_corrected).contains(0.0)  # (!)
+        assert estimate_from_draws(0.0, 1.8 + NORMAL, bias_corrected=bias_corrected).contains(0.0)
+
+
+def test_draws_about_a_reference_are_read_relative_to_it():
+    """Draws centred on their own truth (the reference) carry no bias: the interval is centred on the estimate,
+    moved multiplicatively for positive values (a scale such as C0 stays positive)."""
+    e = estimate_from_draws(2.0, 4.0 * np.exp(0.1 * NORMAL), reference=4.0)
+    assert np.sqrt(e.ci_low * e.ci_high) == pytest.approx(2.0, rel=1e-3)
+    assert e.ci_low > 0
+
+
+@pytest.fixture(scope="module")
+def frontier_bootstrap():
+    curves = KnownLaw.from_chinchilla().curves(np.geomspace(1e6, 1e9, 11), c_max=1e20, points_per_decade=10,
+                                               noise=0.003, rng=np.random.default_rng(3), c_min=1e14)
+    return bootstrap_frontier(FrontierFit().fit(curves), 60, seed=3)
+
+
+def test_frontier_bootstrap_reads_its_draws_about_the_fit_to_the_smoothed_curves(frontier_bootstrap):
+    """The refits are read about their own truth, so the interval is placed at the estimate and contains it."""
+    result = frontier_bootstrap
+    assert result.reference is not None and result.reference["alpha_C"] != result.point["alpha_C"]
+    assert result.to_dict()["interval"] == "percentile, draws moved to the bootstrap's reference"
+    for name, e in result.estimates().items():
+        assert e.contains(e.value), (name, e)
+
+
+def test_derived_values_get_their_interval_from_the_same_draws(frontier_bootstrap):
+    """A monotone formula of one parameter gives that parameter's interval transformed (percentiles respect it);
+    Chinchilla's a = beta/(alpha+beta) and the forecasts go through the same ``derived``."""
+    result = frontier_bootstrap
+    c0 = result.estimates()["C0"]
+    log_c0 = result.derived(lambda p: np.log(p["C0"]))
+    assert (log_c0.ci_low, log_c0.ci_high) == pytest.approx((np.log(c0.ci_low), np.log(c0.ci_high)), rel=1e-4)
+    assert result.derived(lambda p: p["beta"]) == result.estimates()["beta"]
