@@ -24,6 +24,7 @@ from joblib import Parallel, delayed
 from scalesearch.fits.bootstrap import bootstrap_runs, estimate_from_draws
 from scalesearch.fits.curve_bootstrap import bootstrap_frontier
 from scalesearch.fits.frontier import FrontierFit
+from scalesearch.fits.inputs import FitFailedError
 from scalesearch.fits.synthetic import KnownLaw
 
 VARIANTS = {"": "library (percentile, moved to reference)", "_bc": "bias-corrected (BC), moved to reference",
@@ -43,12 +44,15 @@ def one_seed(law: KnownLaw, seed: int, resamples: int, noise: float, run_noise: 
     c_max = 1e20 if law == KnownLaw.from_chinchilla() else law.c_n * N_OPT_AT_C_MAX ** (1 / law.beta_opt)
     curves = law.curves(np.geomspace(1e6, 1e9, 11), c_max=c_max, points_per_decade=10, noise=noise,
                         rng=np.random.default_rng(seed), c_min=c_max / 1e6, run_noise=run_noise)
-    fit = FrontierFit().fit(curves)
+    try:
+        fit = FrontierFit().fit(curves)
+    except FitFailedError:  # the library refuses this seed's frontier: counted apart, not covered or missed
+        return {"refused": True}
     if scheme == "simulate":
         result = bootstrap_frontier(fit, resamples, seed=seed)
     else:
         result = bootstrap_runs(curves, lambda t: FrontierFit().fit(t, init=fit.params_).params_, resamples, seed)
-    row = {"failed": result.n_failed, "run_sd": (result.noise or {}).get("run_sd_log_loss", np.nan)}
+    row = {"refused": False, "failed": result.n_failed, "run_sd": (result.noise or {}).get("run_sd_log_loss", np.nan)}
     for name, estimate in result.estimates().items():
         draws, reference = result.samples[name].to_numpy(float), (result.reference or {}).get(name)
         variants = {"": estimate, "_bc": estimate_from_draws(estimate.value, draws, reference=reference,
@@ -76,9 +80,12 @@ def main() -> None:
     rows = pd.DataFrame(Parallel(n_jobs=args.jobs)(
         delayed(one_seed)(law, s, args.resamples, args.noise, args.run_noise, args.scheme) for s in range(args.seeds)))
     seconds = time.perf_counter() - start
+    refused = int(rows["refused"].sum())
+    rows = rows[~rows["refused"].astype(bool)]
     print(f"truth {args.truth}; {args.seeds} seeds x {args.resamples} resamples, scheme {args.scheme}, noise "
           f"{args.noise} per point, {args.run_noise} per run: {seconds:.0f} s ({args.jobs} jobs); failed refits "
-          f"{rows['failed'].sum()} of {args.seeds * args.resamples}; mean run_sd found {rows['run_sd'].mean():.4f}")
+          f"{rows['failed'].sum():.0f} of {len(rows) * args.resamples}; mean run_sd found {rows['run_sd'].mean():.4f}; "
+          f"seeds whose fit the library refused (left out): {refused}")
     truth = {"L_inf": law.E, "C0": law.c0, "alpha_C": law.alpha_c, "C_n": law.c_n, "beta": law.beta_opt}
     for name, value in truth.items():
         print(f"{name:8s} truth {value:.4g}  estimate mean {rows[name].mean():.4g} sd {rows[name].std():.3g}  "
