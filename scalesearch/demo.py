@@ -115,7 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="the main job: adaptive searches in several domains, then the report",
         description="Run the demo search of each domain (search_spaces/demo/) with real CPU training on a local "
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
-                    "then fit every domain and compare their exponents in reports/demo/. About 30 minutes on "
+                    "then fit every domain and compare their exponents in reports/demo/. About 35 minutes on "
                     "2 CPU cores at --budget 1.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--budget", type=float, default=1.0,
