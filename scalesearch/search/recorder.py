@@ -39,6 +39,7 @@ class SearchRecorder(Callback):
         self.runs: dict[str, str] = {}  # trial id -> MLflow run id
         self.logged: dict[str, int] = {}  # trial id -> last step (tokens) logged
         self.pending: dict[str, list[Metric]] = {}
+        self.pending_tags: dict[str, list[RunTag]] = {}  # sent with the trial's next points
         self.closed: set[str] = set()  # trials MLflow holds as ended (after a resume)
         self.running: dict[str, float] = {}  # trial id -> N, for the progress line
         self.completed = 0
@@ -46,7 +47,7 @@ class SearchRecorder(Callback):
         self._client: MlflowClient | None = None
 
     def __getstate__(self) -> dict:  # Tune pickles callbacks with the experiment; a client holds connections
-        return {**self.__dict__, "_client": None, "pending": {}, "running": {}}
+        return {**self.__dict__, "_client": None, "pending": {}, "pending_tags": {}, "running": {}}
 
     @property
     def client(self) -> MlflowClient:
@@ -75,10 +76,8 @@ class SearchRecorder(Callback):
         if tid not in self.runs or tid in self.closed or step <= self.logged.get(tid, -1):
             return
         if tid not in self.logged:  # the node of its first report (node_id: simulated trials report it)
-            where = [RunTag(f"scalesearch.{key}", str(result[key]))
-                     for key in ("node_id", "node_ip") if result.get(key)]
-            if where:
-                self.client.log_batch(self.runs[tid], tags=where)
+            self.pending_tags[tid] = [RunTag(f"scalesearch.{key}", str(result[key]))
+                                      for key in ("node_id", "node_ip") if result.get(key)]
         curve = self.state.curves.get(tid)
         if curve is not None:
             curve.gpu_seconds += result.get("time_this_iter_s", 0.0) * self.gpus_of(curve.n_params)
@@ -127,15 +126,16 @@ class SearchRecorder(Callback):
                                        "FAILED" if status in ("diverged", "failed") else "FINISHED")
 
     def flush(self, trial_id: str | None = None, tags: list[RunTag] | None = None) -> None:
-        """Send the pending points (of one trial, or all), ``tags`` (of that trial) with its last batch."""
-        for tid in [trial_id] if trial_id else list(self.pending):
-            points = self.pending.pop(tid, [])
+        """Send the pending points and tags (of one trial, or all), ``tags`` too (of that trial), the tags with
+        its last batch."""
+        for tid in [trial_id] if trial_id else list(self.pending.keys() | self.pending_tags.keys()):
+            points, run_tags = self.pending.pop(tid, []), self.pending_tags.pop(tid, []) + (tags or [])
             batches = [points[i:i + MAX_BATCH] for i in range(0, len(points), MAX_BATCH)]
-            if tags and (not batches or len(batches[-1]) + len(tags) > MAX_BATCH):
+            if run_tags and (not batches or len(batches[-1]) + len(run_tags) > MAX_BATCH):
                 batches.append([])
             for i, batch in enumerate(batches):
                 self.client.log_batch(self.runs[tid], metrics=batch,
-                                      tags=tags if tags and i == len(batches) - 1 else [])
+                                      tags=run_tags if i == len(batches) - 1 else [])
 
     def refit(self) -> dict | None:
         """Refit the frontier, move the range, log the live fit on the parent run and decide whether to end."""

@@ -34,7 +34,7 @@ class Curve:
 
     @property
     def logs(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._logs is None or len(self._logs[0]) != len(self.compute):
+        if self._logs is None:  # add() clears it
             self._logs = (np.log(self.compute), np.log(self.loss))
         return self._logs
 
