@@ -1,10 +1,14 @@
 """Tokens/s of a job run through Ray Train against the same model and batch in a bare PyTorch loop.
 
-Both run side by side in one process tree, alternating, ``--repeats`` times; the figures are medians. Ray's
-throughput is the steady-state ``tokens_per_s`` the job reports (training steps only); its start-up cost (Ray
-init, controller and worker-group start, data load, first step) is the wall time not spent in training steps.
+Three loops run side by side in one process tree, alternating, ``--repeats`` times; the figures are medians:
+the bare loop (model, AdamW, forward, backward, step), the job's own loop (``train_job``) in this process without
+Ray, and the job on Ray Train. The middle one splits the gap: bare -> in-process is what the training loop itself
+adds (loss masks, divergence checks), in-process -> Ray Train what Ray adds. Throughput is the steady-state
+``tokens_per_s`` the job reports (training steps only); Ray's start-up cost (controller and worker-group start,
+data load, first step) is the wall time not spent in training steps. One Ray Train job runs first and is not
+counted: Ray's dashboard and agents are still starting then, on the same cores.
 
-    python benchmarks/ray_train_overhead.py [--repeats 3] [--json]
+    python benchmarks/ray_train_overhead.py [--repeats 5] [--json]
 
 Ray forwards the workers' progress lines to this process's stdout; with ``--json`` the figures are the last line.
 """
@@ -26,7 +30,7 @@ from scalesearch.data.batches import BatchSampler
 from scalesearch.job import ensure_ray, model_for, run_job
 from scalesearch.model import GPT
 from scalesearch.spec import parse_spec
-from scalesearch.train import make_optimizer
+from scalesearch.train import Job, LocalRuntime, make_optimizer, train_job
 
 SPEC = {"name": "bench-overhead", "domain": {"name": "text", "options": {"seq_len": 128}},
         "model": {"family": "henighan", "n_params": 1e5, "aspect": 10},
@@ -56,9 +60,33 @@ def bare_loop_tokens_per_s(spec, cfg, steps: int = 150) -> float:
     return steps * spec.train.batch_size * cfg.n_ctx / (time.perf_counter() - start)
 
 
+def in_process_tokens_per_s(spec, cfg, tmp: Path) -> float:
+    """The job's own training loop in this process, no Ray and no MLflow: steady-state tokens/s as it reports."""
+    torch.set_num_threads(int(spec.resources.cpus_per_worker))
+    root = prepare(make_domain(spec.domain.name, **spec.domain.options))
+    job = Job(model=cfg, train=spec.train, domain=spec.domain, budget_flops=spec.budget.flops,
+              reports_per_decade=spec.budget.reports_per_decade,
+              first_report_fraction=spec.budget.first_report_fraction, cache_dir=str(root.parent))
+    runtime = LocalRuntime(Path(tempfile.mkdtemp(dir=tmp)))
+    train_job(job, runtime)
+    return statistics.median(r["tokens_per_s"] for r in runtime.reports[-4:])
+
+
+def ray_train_job(spec, tmp: Path) -> dict[str, float]:
+    """One job on Ray Train logged to MLflow: steady-state tokens/s, wall time and the time outside training."""
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    t0 = time.perf_counter()
+    out = run_job(spec, tracking_uri=uri, storage_path=tmp / "runs")
+    wall = time.perf_counter() - t0
+    hist = MlflowClient(uri).get_metric_history(out.run_id, "tokens_per_s")
+    steady = statistics.median(m.value for m in sorted(hist, key=lambda m: m.step)[-4:])
+    return {"ray_tokens_per_s": steady, "job_wall_s": wall, "job_tokens": out.metrics["tokens"],
+            "not_training_s": wall - out.metrics["tokens"] / steady}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     spec = parse_spec(SPEC)
@@ -68,18 +96,17 @@ def main() -> None:
     ray_init_s = time.perf_counter() - t0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        warm_up = ray_train_job(spec, Path(tmp))
         for _ in range(args.repeats):
             bare = bare_loop_tokens_per_s(spec, cfg)
-            t0 = time.perf_counter()
-            out = run_job(spec, tracking_uri=f"sqlite:///{Path(tmp) / 'mlflow.db'}", storage_path=Path(tmp) / "runs")
-            wall = time.perf_counter() - t0
-            hist = MlflowClient(f"sqlite:///{Path(tmp) / 'mlflow.db'}").get_metric_history(out.run_id, "tokens_per_s")
-            steady = statistics.median(m.value for m in sorted(hist, key=lambda m: m.step)[-4:])
-            tokens = out.metrics["tokens"]
-            rows.append({"bare_tokens_per_s": bare, "ray_tokens_per_s": steady, "ratio": steady / bare,
-                         "job_wall_s": wall, "job_tokens": tokens, "not_training_s": wall - tokens / steady})
+            local = in_process_tokens_per_s(spec, cfg, Path(tmp))
+            job = ray_train_job(spec, Path(tmp))
+            rows.append({"bare_tokens_per_s": bare, "in_process_tokens_per_s": local, **job,
+                         "ratio": job["ray_tokens_per_s"] / bare, "loop_ratio": local / bare,
+                         "ray_ratio": job["ray_tokens_per_s"] / local})
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     med["ray_init_s"] = ray_init_s
+    med["warm_up_job_wall_s"] = warm_up["job_wall_s"]
     if args.json:
         print(json.dumps({"median": med, "runs": rows}))
     else:

@@ -40,8 +40,12 @@ ratios are of the medians. A method that is not accurate by its last step counts
   and ASHA are sequential and asynchronous, so a run of k samples is the first k trials of a longer one.
 - (d) **scalesearch**: ``run_search`` on a ``simulate`` spec (same ``C_max``, ranges, reports, concurrency;
   ``n_params_limits`` = the range, so range control cannot look beyond what the others were given; its own
-  searcher, scheduler and refits with the default bootstrap). Its precision stop is turned off so the run goes
-  on to ``--search-trials`` (or 30 ``C_max`` of compute); where it **would have stopped by itself** (the first
+  searcher, scheduler and refits with the default bootstrap) with a **compute ladder** (``LADDER``,
+  search/ladder.py): per-trial caps 1e18, 1e19, 1e20, then ``C_max``, each raised once the frontier at it is
+  settled, starting on the low end of the range (``LADDER_START_RANGE``, 3e7..2.7e8; range control and the
+  ladder move it up to the limits). The search ends by itself once the frontier at ``C_max`` is settled; its
+  precision stop is turned off so that otherwise the run goes on to ``--search-trials`` (or 30 ``C_max`` of
+  compute; continuations of trials count as trials); where it **would have stopped by precision** (the first
   refit of >= 6 trials whose 95% CIs are narrower than the default targets, beta 0.06 and alpha_C 0.04: the
   rules of the search's own ``stop_reason``) is read from the refits it logged to MLflow, with its error there.
 - (c) and (d) are evaluated the same way: after every finished trial, the frontier fit on all curves so far
@@ -88,7 +92,7 @@ from scalesearch.search import run_search
 from scalesearch.search.run import _tune_env
 from scalesearch.search.scheduler import COMPUTE, LOSS, FrontierScheduler
 from scalesearch.search.simulator import SimulatedLaw
-from scalesearch.search.state import SearchState
+from scalesearch.search.state import SearchState, curve_id
 from scalesearch.search.trials import make_trainable, simulated_curve
 from scalesearch.spec import SimulateSpec, StopSpec, parse_spec
 
@@ -101,6 +105,9 @@ C_MAX = 1e21
 REPORTS_PER_DECADE, FIRST_REPORT = 8, 1e-4
 CONCURRENT = 2
 STOP_TARGETS = StopSpec()  # the precision a search stops at by default: CI widths beta 0.06, alpha_C 0.04
+# scalesearch's compute ladder: per-trial caps 1e18, 1e19, 1e20, C_max, starting on the low end of the range.
+LADDER = {"start_flops": 1e18, "factor": 10.0}
+LADDER_START_RANGE = (N_RANGE[0], 9 * N_RANGE[0])
 
 
 def sim_spec(name: str, seed: int, c_max: float = C_MAX, **search):
@@ -229,7 +236,8 @@ class Trace(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if result.get(LOSS) is not None and result.get(COMPUTE) is not None:
-            self.state.add(trial.trial_id, float(trial.config["n_params"]), result[COMPUTE], result[LOSS])
+            self.state.add(curve_id(trial.trial_id, trial.config), float(trial.config["n_params"]), result[COMPUTE],
+                           result[LOSS])
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.snapshots.append((self.state.spent_flops, self.state.table()))
@@ -292,7 +300,7 @@ def self_stop(client: MlflowClient, parent: str) -> dict:
 def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool = True) -> dict:
     """The search's figures; ``evaluate=False``: its speed only, with no compute cap (all ``trials`` run)."""
     stop = {"max_trials": trials} if evaluate else {"max_trials": trials, "flops": 1e30}
-    spec = sim_spec(f"scalesearch-{seed}-{trials}", seed, stop=stop)
+    spec = sim_spec(f"scalesearch-{seed}-{trials}", seed, stop=stop, ladder=LADDER, n_params=list(LADDER_START_RANGE))
     trace, decisions = Trace(), []
     with timed(FrontierScheduler, "on_trial_result", decisions):
         start = time.perf_counter()

@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from scalesearch.fits.bootstrap import Estimate
 from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, load_spec
@@ -61,16 +63,16 @@ def headline(fits: dict) -> list[str]:
         beta = _ci(p["beta"]) if "beta" in p else f"not fitted ({result['not_done'].get('frontier')})"
         lines.append(f"{domain}: alpha_C = {_ci(p['alpha_C'])}, beta = {beta}"
                      + ("" if frontier.get("ok", True) else "  (fit diagnostics flagged: see the report)"))
-    universality = fits.get("universality")
-    if isinstance(universality, dict):
-        lines += [test["verdict"] for test in universality.values()]
-    elif universality:
-        lines.append(f"universality: {universality}")
+    for result in (fits.get("universality") or {}).values():  # per exponent: its test, or why there is none
+        lines += [result["verdict"]] + ([result["note"]] if result.get("note") else []) \
+            if isinstance(result, dict) else [result]
     return lines
 
 
 def _ci(saved: dict) -> str:
     e = Estimate(**saved)
+    if not (np.isfinite(e.ci_low) and np.isfinite(e.ci_high)):
+        return f"{e.value:.3f} (no interval: see the report's problems)"
     shifted = "" if e.contains(e.value) else " (!: outside its own bootstrap CI, see the report)"
     return f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]{shifted}"
 

@@ -32,9 +32,12 @@ from scalesearch.train import STATE_FILE, Job, train_job
 
 # Ray Train's controller polls workers every 2 s by default; at laptop scale that is most of a short job's
 # overhead (DESIGN §7: 21 s -> 12 s for a trivial job at 0.1 s). Its print patch tees each worker print into a
-# log record as well, which shows every progress line twice.
+# log record as well, which shows every progress line twice. A variable already set in the environment wins.
 RAY_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1", "RAY_TRAIN_V2_ENABLED": "1",
            "RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}
+# A Ray instance started here runs on this machine alone, which no cloud reclaims: Train V2's preemption
+# watcher (one more actor process a job, polling the node's drain state) has nothing to watch.
+LOCAL_RAY_ENV = {"RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"}
 
 
 class RayTrainRuntime:
@@ -74,8 +77,11 @@ def ensure_ray(address: str | None = None, worker_output: bool = True) -> None:
     ``worker_output=False`` keeps workers' prints in their log files (a search prints its own progress).
     """
     if not ray.is_initialized():
-        os.environ.update(RAY_ENV)
-        ray.init(address=address, runtime_env={"env_vars": RAY_ENV}, log_to_driver=worker_output)
+        local = address is None and "RAY_ADDRESS" not in os.environ
+        wanted = {**RAY_ENV, **(LOCAL_RAY_ENV if local else {})}
+        env = {name: os.environ.get(name, value) for name, value in wanted.items()}
+        os.environ.update(env)
+        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=worker_output)
 
 
 def model_for(spec: Spec, n_params: float | None = None) -> ModelConfig:

@@ -204,17 +204,27 @@ def _universality_table(tests: dict[str, UniversalityTest]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _universality(fits: dict[str, LawFit], options: ReportOptions) -> dict[str, UniversalityTest]:
-    """Both exponents across the domains with a frontier fit; where some have L(C) but no N_opt(C), alpha_C
-    across all of them and beta across those with N_opt(C) (when >= 2 have it)."""
-    fronts = {d: f.estimator for d, f in fits.items()}
-    with_n_opt = {d: f.estimator for d, f in fits.items() if f.law == "frontier"}
-    if len(with_n_opt) == len(fronts):
-        return universality_test(fronts, options.n_bootstrap, options.seed)
-    tests = universality_test(fronts, options.n_bootstrap, options.seed, exponents=("alpha_C",))
-    if len(with_n_opt) >= 2:
-        tests |= universality_test(with_n_opt, options.n_bootstrap, options.seed, exponents=("beta",))
-    return tests
+def _universality(fits: dict[str, LawFit], options: ReportOptions) -> tuple[dict[str, UniversalityTest], dict[str, str]]:
+    """Each exponent across the domains whose own fit gives it an interval (alpha_C: every L(C) fit; beta: those
+    with N_opt(C)), tested where >= 2 domains have one; the others get a note saying why not."""
+    tests, notes = {}, {}
+    for exponent in ("alpha_C", "beta"):
+        has = {d: f for d, f in fits.items()
+               if exponent in f.estimates() and np.isfinite(f.estimates()[exponent].ci_low)}
+        lacking = sorted(set(fits) - set(has))
+        why = f" (no interval for it in {', '.join(lacking)}: see each domain's problems)" if lacking else ""
+        if len(has) < 2:
+            notes[exponent] = f"{exponent}: not tested: {len(has)} domain(s) with an interval for it, 2 needed{why}"
+            continue
+        try:
+            tests |= universality_test({d: f.estimator for d, f in has.items()}, options.n_bootstrap, options.seed,
+                                       exponents=(exponent,))
+        except FAILURES as error:
+            notes[exponent] = f"{exponent}: not tested: {error}"
+        else:
+            if lacking:
+                notes[exponent] = f"{exponent}: tested across {', '.join(has)} only{why}"
+    return tests, notes
 
 
 def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: ReportOptions = ReportOptions(),
@@ -228,12 +238,9 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     domains = {d: analyse_domain(d, part, trial_parts.get(d, trials.iloc[:0]), options)
                for d, part in split_domains(curves).items()}
     tests: dict[str, UniversalityTest] = {}
-    universality_note = None
+    notes: dict[str, str] = {}
     if len(domains) >= 2:
-        try:
-            tests = _universality({d: r.frontier for d, r in domains.items() if r.frontier is not None}, options)
-        except FAILURES as error:
-            universality_note = f"not tested: {error}"
+        tests, notes = _universality({d: r.frontier for d, r in domains.items() if r.frontier is not None}, options)
 
     doc = Document(f"Scaling report: {name}")
     doc.paragraph(f"{curves['run'].nunique()} runs in {len(domains)} domain(s); bootstrap: {options.n_bootstrap} "
@@ -241,14 +248,12 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     doc.items([f"{k}: {v}" for k, v in RULES.items()])
     doc.heading("Per-domain fits (Henighan et al. 2020, Table 1 layout; 95% CIs; C in PF-days)")
     doc.table(table1(domains))
-    if tests or universality_note:
+    if tests or notes:
         doc.heading("Universal exponents across domains")
+        doc.items([t.verdict() for t in tests.values()] + list(notes.values()))
         if tests:
-            doc.items([t.verdict() for t in tests.values()])
             doc.table(_universality_table(tests))
             doc.image(plot_exponents(tests, out))
-        else:
-            doc.paragraph(universality_note)
     _section(doc, "Entropy, KL and forecasts",
              [line for d, r in domains.items() if "interpretation" in r.results
               for line in _interpretation_lines(d, r.results["interpretation"])])
@@ -289,7 +294,8 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
                "bootstrap": {"resamples": options.n_bootstrap, "seed": options.seed}, "rules": RULES,
                "metrics": {"captions": vars(options.captions), "math": vars(options.math)},
                "domains": {d: _fits_json(r) for d, r in domains.items()},
-               "universality": {e: t.to_dict() for e, t in tests.items()} or universality_note}
+               "universality": {e: {**tests[e].to_dict(), "note": notes.get(e)} if e in tests else notes[e]
+                                for e in sorted(tests.keys() | notes.keys())}}
     (out / "fits.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     (out / "report.md").write_text(doc.markdown())
     (out / "report.html").write_text(doc.html())

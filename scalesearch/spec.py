@@ -126,6 +126,20 @@ class StopSpec(Section):
         return min(budgets) if budgets else None
 
 
+class LadderSpec(Section):
+    """A compute ladder (search/ladder.py): trials are capped at a per-trial compute that starts well below
+    ``budget.flops`` and rises by ``factor`` once the frontier below the cap is settled, so the search reads the
+    cheap low-compute frontier first, as IsoFLOP profiles and small grids do. The search ends once the frontier
+    at ``budget.flops`` is settled too. Start ``search.n_params`` at the low end of the sizes: range control
+    and the ladder move it up."""
+
+    start_flops: float = Field(gt=0, description="the first per-trial compute cap; below budget.flops")
+    factor: float = Field(10.0, gt=1, description="the cap is multiplied by this at each step, up to budget.flops")
+    crossings: int = Field(2, ge=1, description="times the lead on the frontier must pass to a larger size "
+                                                "within a level before the cap rises (besides N_opt at the cap "
+                                                "bracketed by a larger size)")
+
+
 class SearchSpec(Section):
     """The adaptive search: the range of N, the hyperparameters Optuna tunes, when a trial and the search stop."""
 
@@ -144,6 +158,8 @@ class SearchSpec(Section):
     refit_every: int = Field(5, ge=1, description="refit the frontier after this many finished trials")
     bootstrap: int = Field(100, ge=10, description="resamples of the frontier fit's bootstrap")
     stop: StopSpec = StopSpec()
+    ladder: LadderSpec | None = Field(None, description="a compute ladder; none: every trial may run to "
+                                                        "budget.flops from the start")
 
     @model_validator(mode="after")
     def _ranges(self) -> SearchSpec:
@@ -198,6 +214,14 @@ class Spec(Section):
     @property
     def experiment(self) -> str:
         return self.tracking.experiment or self.name
+
+    @model_validator(mode="after")
+    def _ladder_starts_below_the_budget(self) -> Spec:
+        ladder = self.search and self.search.ladder
+        if ladder and not ladder.start_flops < self.budget.flops:
+            raise ValueError(f"search.ladder.start_flops ({ladder.start_flops:g}) must be below budget.flops "
+                             f"({self.budget.flops:g}), the cap of the ladder's last step")
+        return self
 
     @model_validator(mode="after")
     def _batch_splits_over_workers(self) -> Spec:

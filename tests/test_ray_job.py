@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mlflow.tracking import MlflowClient
+from ray.util.state import list_actors
 
 from scalesearch.job import make_trainer, model_for, run_job
 from scalesearch.spec import parse_spec
@@ -46,6 +47,10 @@ def test_two_workers_match_one_worker_and_mlflow_holds_the_job(ray_local, tmp_pa
     compute = curve(client, one.run_id, "compute")
     assert all(step == tokens[step] for step in tokens)  # step = tokens
     assert all(compute[s] == 6 * cfg.n_params * s for s in compute)
+
+    # On a Ray instance started here nothing is preempted: no watcher actor per job (one process less to start).
+    started = {a.class_name for a in list_actors(limit=1000)}
+    assert "TrainController" in started and "PreemptionWatcher" not in started
 
 
 def test_a_job_runs_inside_a_tune_trial(ray_local, tmp_path):

@@ -22,7 +22,7 @@ BCa is not offered: its acceleration needs a jackknife over runs, and dropping a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -63,17 +63,24 @@ class BootstrapResult:
     scheme: str = "runs resampled with replacement"
     noise: dict | None = None  # the noise a simulating scheme measured and added
     reference: dict[str, float] | None = None  # the parameters of the truth the resamples were drawn about
+    withheld: dict[str, str] = field(default_factory=dict)  # quantity -> why it gets a value but no SE or interval
 
     def to_dict(self) -> dict:
         return {"resamples": len(self.samples), "failed": self.n_failed, "level": self.level,
-                "scheme": self.scheme, "noise": self.noise, "interval": INTERVAL}
+                "scheme": self.scheme, "noise": self.noise, "interval": INTERVAL, "withheld": dict(self.withheld)}
 
     @property
     def n_failed(self) -> int:
         return int(self.samples.isna().all(axis=1).sum())
 
+    @property
+    def too_many_failed(self) -> bool:
+        """More than ``(1 - level)/2`` of the refits failed: no interval can be read (``estimate_from_draws``)."""
+        return self.n_failed > (1 - self.level) / 2 * len(self.samples)
+
     def estimates(self) -> dict[str, Estimate]:
-        return {name: self.derived(lambda p, name=name: p[name]) for name in self.point}
+        return {name: Estimate(self.point[name], np.nan, np.nan, np.nan) if name in self.withheld
+                else self.derived(lambda p, name=name: p[name]) for name in self.point}
 
     def derived(self, formula: Callable) -> Estimate:
         """``formula`` (parameters -> value; a mapping or the table of draws) at the point, with its interval
@@ -89,21 +96,33 @@ INTERVAL = "percentile, draws moved to the bootstrap's reference"
 
 def estimate_from_draws(point: float, draws: np.ndarray, level: float = 0.95, reference: float | None = None,
                         bias_corrected: bool = False) -> Estimate:
-    """``point`` with the SD of the finite ``draws`` as its SE and their percentile interval (module docstring;
-    NaN if < 2 draws). ``reference``: the value in the truth the draws were simulated about (default ``point``).
-    ``bias_corrected``: the BC interval instead (quantiles ``Phi(2 z0 -+ z)``, ``z0 = Phi^-1(share of draws
-    below the estimate)``), for comparison."""
+    """``point`` with the SD of the finite ``draws`` as its SE and their percentile interval (module docstring).
+    ``reference``: the value in the truth the draws were simulated about (default ``point``). ``bias_corrected``:
+    the BC interval instead (quantiles ``Phi(2 z0 -+ z)``, ``z0 = Phi^-1(share of draws below the estimate)``),
+    for comparison.
+
+    A draw that is not finite is a refit that failed. Failures are not dropped: a refit fails on the odd
+    resample (too few sizes on the frontier's hull, too few crossings), which lies in a tail, so dropping them
+    narrows the interval. Each counts as lying beyond whichever end of the interval that widens: the ends are the
+    finite draws' quantiles ``(q B - F) / (B - F)`` and ``q B / (B - F)`` (``F`` failed of ``B``). Where more
+    than ``(1 - level)/2`` of the draws failed an end is unknown: no interval (NaN), nor an SE (< 2 finite draws
+    likewise).
+    """
     draws = np.asarray(draws, float)
-    draws = draws[np.isfinite(draws)]
-    if len(draws) < 2:
+    finite = draws[np.isfinite(draws)]
+    failed = len(draws) - len(finite)
+    if len(finite) < 2:
         return Estimate(float(point), np.nan, np.nan, np.nan)
     if reference is not None and np.isfinite(reference):
-        draws = draws * (point / reference) if point > 0 and reference > 0 else draws + (point - reference)
-    below = (np.sum(draws < point) + 0.5 * np.sum(draws == point)) / len(draws)
-    z0 = norm.ppf(np.clip(below, 0.5 / len(draws), 1 - 0.5 / len(draws))) if bias_corrected else 0.0
+        finite = finite * (point / reference) if point > 0 and reference > 0 else finite + (point - reference)
+    below = (np.sum(finite < point) + 0.5 * np.sum(finite == point)) / len(finite)
+    z0 = norm.ppf(np.clip(below, 0.5 / len(finite), 1 - 0.5 / len(finite))) if bias_corrected else 0.0
     z = norm.ppf(0.5 + level / 2)
-    low, high = np.quantile(draws, norm.cdf([2 * z0 - z, 2 * z0 + z]))
-    return Estimate(float(point), float(np.std(draws, ddof=1)), float(low), float(high))
+    low_q, high_q = norm.cdf([2 * z0 - z, 2 * z0 + z]) * len(draws) - [failed, 0]
+    if low_q < 0 or high_q > len(finite):
+        return Estimate(float(point), np.nan, np.nan, np.nan)
+    low, high = np.quantile(finite, [low_q / len(finite), high_q / len(finite)])
+    return Estimate(float(point), float(np.std(finite, ddof=1)), float(low), float(high))
 
 
 def run_rows(table: pd.DataFrame, strata: str | None = None) -> list[list[np.ndarray]]:

@@ -20,7 +20,6 @@ from scalesearch.fits.frontier import FrontierFit
 from scalesearch.fits.inputs import FitFailedError, FitInputError, standardize
 
 PARAMETERS = FrontierFit.param_names
-MAX_FAILED_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,10 @@ def frontier_estimate(curves: pd.DataFrame, n_bootstrap: int = 100, seed: int = 
     problems = []
     if not fit.ok_:
         problems.append(f"the L(C) fit is flagged: {fit.diagnostics_.to_dict()}")
-    if result.n_failed > MAX_FAILED_SHARE * n_bootstrap:
-        problems.append(f"{result.n_failed} of {n_bootstrap} bootstrap refits failed")
+    if result.too_many_failed:
+        problems.append(f"{result.n_failed} of {n_bootstrap} bootstrap refits failed (> {(1 - level) / 2:.1%}): "
+                        "no intervals")
+    problems += [f"{name}: {why}" for name, why in result.withheld.items()]
     if result.noise["run_sd_note"].startswith("not estimated"):
         problems.append(f"run-to-run noise {result.noise['run_sd_note']}: the intervals may be too narrow")
     first, last = fit.frontier_.leader_where_shared()

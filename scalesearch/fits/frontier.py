@@ -17,7 +17,8 @@
   both curves run on either side, the two sizes tie; for a loss unimodal in log N the compute-optimal size lies
   between them, and (the minimum being close to symmetric in log N) at their geometric mean. A pure power law is
   fitted to these points, one per pair of runs (noise can make a pair cross several times: their crossings are
-  averaged in log C). Why not the sizes attaining the hull points (Henighan's reading): those form a staircase
+  averaged in log C), regressing log C on log N (the N are exact, the crossings' compute is noisy:
+  PurePowerLaw's ``noise_in``). Why not the sizes attaining the hull points (Henighan's reading): those form a staircase
   whose ends depend on where the hull's vertices fall, which biased the exponent low by 0.005 on noise-free
   curves from a known law with sizes a factor 2 apart (0.5077 against 0.5126); the crossings give 0.5127. They
   also need no exclusion of the edge sizes: the tie of the two smallest sizes brackets the optimum just as well.
@@ -224,13 +225,16 @@ def laws_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3, init:
         raise FitFailedError(f"only {sizes_on_hull} interior size(s) on the frontier's hull ({len(i)} points): "
                              "widen the range of sizes so that the compute-optimal size is bracketed by smaller "
                              "and larger runs")
-    crossings = len(frontier.crossing_n)
-    if crossings < 3 and need_n_opt:
-        raise FitFailedError(f"only {crossings} crossing(s) of learning curves on the frontier: N_opt(C) needs "
-                             ">= 3; train the runs long enough for each size to overtake the next smaller one")
+    crossings, sizes = len(frontier.crossing_n), len(np.unique(frontier.crossing_n))
+    if sizes < 3 and need_n_opt:
+        raise FitFailedError(f"only {crossings} crossing(s) of learning curves on the frontier"
+                             + (f", between {sizes} pairs of sizes" if crossings >= 3 else "")
+                             + ": N_opt(C) needs >= 3; train the runs long enough for each size to overtake the next "
+                             "smaller one")
     compute_init = None if init is None else {"L_inf": init["L_inf"], "x0": init["C0"], "alpha": init["alpha_C"]}
     compute_law = PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.loss[i], init=compute_init)
-    n_opt_law = PurePowerLaw().fit(frontier.crossing_compute, frontier.crossing_n) if crossings >= 3 else None
+    n_opt_law = None if sizes < 3 else PurePowerLaw(noise_in="x").fit(frontier.crossing_compute,
+                                                                    frontier.crossing_n)
     return compute_law, n_opt_law
 
 
@@ -272,9 +276,11 @@ class FrontierFit(FittedLaw):
 
     def refit(self, log_loss: Sequence[np.ndarray]) -> tuple[Frontier, dict[str, float]]:
         """The frontier and parameters of the same runs and report points with other log losses, warm-started
-        from this fit: what the bootstrap calls. Raises FitFailedError where that fit fails or does not converge."""
+        from this fit: what the bootstrap calls. Raises FitFailedError where L(C) fails or does not converge; where
+        the curves cross too rarely for N_opt(C), C_n and beta are NaN and L(C)'s parameters stand (the bootstrap
+        counts the NaN against beta's interval alone)."""
         frontier = self.envelope_.frontier(log_loss)
-        compute_law, n_opt_law = laws_on_frontier(frontier, self.huber_delta, self.params_, self.need_n_opt)
+        compute_law, n_opt_law = laws_on_frontier(frontier, self.huber_delta, self.params_, need_n_opt=False)
         if not compute_law.converged_:
             raise FitFailedError(f"L(C) did not converge: {compute_law.diagnostics_.message}")
         return frontier, params_of(compute_law, n_opt_law)

@@ -53,8 +53,19 @@ class LawFit:
     bootstrap: BootstrapResult | None
 
     @property
+    def problems(self) -> list[str]:
+        """Why the fit or its intervals should not be trusted as they stand (empty: ok)."""
+        found = [] if self.estimator.ok_ else [f"fit flagged: {self.estimator.diagnostics_.to_dict()}"]
+        if self.bootstrap is not None:
+            if self.bootstrap.too_many_failed:
+                found.append(f"{self.bootstrap.n_failed} of {len(self.bootstrap.samples)} bootstrap refits failed "
+                             f"(> {(1 - self.bootstrap.level) / 2:.1%}): no intervals")
+            found += [f"{name}: {why}" for name, why in self.bootstrap.withheld.items()]
+        return found
+
+    @property
     def ok(self) -> bool:
-        return self.estimator.ok_
+        return not self.problems
 
     def estimates(self) -> dict[str, Estimate]:
         names = REPORTED[self.law]
@@ -64,7 +75,7 @@ class LawFit:
         return {name: found[name] for name in names}
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "domain": self.domain, "ok": self.ok,
+        return {"law": self.law, "domain": self.domain, "ok": self.ok, "problems": self.problems,
                 "parameters": {name: e.to_dict() for name, e in self.estimates().items()},
                 "diagnostics": self.estimator.diagnostics_.to_dict(),
                 "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict()}

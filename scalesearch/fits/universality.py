@@ -11,8 +11,13 @@ Henighan et al. (2020) found ``beta ~ 0.7`` for N_opt(C) in every domain. Here:
   them as independent and rejects on noise). Statistic ``T = sum_d (b_d - b_shared)^2 / var_d`` with ``var_d``
   the bootstrap variance of domain d's own exponent. Each resample simulates every domain's runs anew
   (curve_bootstrap.py) and refits per domain and jointly; ``T*`` is the same sum over the resample's deviations
-  from the full fit's, ``(b*_d - b_d) - (b*_shared - b_shared)``: the spread the noise alone gives the
-  deviations, that is the distribution of T if the exponents were equal. ``p = (1 + #{T* >= T}) / (B + 1)``.
+  from those of the resamples' own truth, ``(b*_d - r_d) - (b*_shared - r_shared)`` with ``r`` the fits to the
+  noise-free smoothed curves (curve_bootstrap.py's reference; the fit to the data is not the truth the resamples
+  were drawn about): the spread the noise alone gives the deviations, the distribution of T if the exponents
+  were equal. Intervals are read about ``r`` too. ``p = (1 + #{T* >= T}) / (B + 1)``.
+- **Failed joint refits** are kept: each counts as a ``T*`` at or above ``T`` (so failures can only raise ``p``)
+  and in the intervals by bootstrap.estimate_from_draws' rule (no interval past 2.5% failed); with more than half
+  failed there is no test.
 - **Report.** The shared exponent with its percentile interval; each domain's deviation ``b_d - b_shared`` with
   its interval. "Not rejected" does not mean the exponents are equal: it means the data cannot tell them apart
   at the test's level; the deviations' intervals say how large a difference would still go unseen.
@@ -26,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.fits.bootstrap import FIT_FAILURES, Estimate, estimate_from_draws
-from scalesearch.fits.curve_bootstrap import curve_noise
+from scalesearch.fits.curve_bootstrap import CurveNoise, curve_noise
 from scalesearch.fits.frontier import Frontier, FrontierFit
 from scalesearch.fits.inputs import FitFailedError, FitInputError
 from scalesearch.fits.optimize import minimize_multistart
@@ -36,11 +41,12 @@ EXPONENTS = ("alpha_C", "beta")
 
 
 def shared_beta(frontiers: dict[str, Frontier]) -> float:
-    """The N_opt exponent of one slope through every domain's crossings, each domain with its own intercept."""
+    """The N_opt exponent of one slope through every domain's crossings, each domain with its own intercept:
+    log C regressed on log N, whose values are exact (PurePowerLaw's ``noise_in="x"``), and inverted."""
     x = [np.log(f.crossing_compute) for f in frontiers.values()]
     y = [np.log(f.crossing_n) for f in frontiers.values()]
     covariance = sum(np.sum((xd - xd.mean()) * (yd - yd.mean())) for xd, yd in zip(x, y))
-    return float(covariance / sum(np.sum((xd - xd.mean()) ** 2) for xd in x))
+    return float(sum(np.sum((yd - yd.mean()) ** 2) for yd in y) / covariance)
 
 
 def shared_alpha_c(frontiers: dict[str, Frontier], starts: dict[str, dict[str, float]],
@@ -124,6 +130,7 @@ def universality_test(fits: dict[str, FrontierFit], n_resamples: int = 200, seed
     starts = {d: f.params_ for d, f in fits.items()}
     point = shared_exponents({d: f.frontier_ for d, f in fits.items()}, starts, exponents)
     noises = {d: curve_noise(f) for d, f in fits.items()}
+    reference = reference_exponents(fits, noises, exponents)
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(n_resamples):
@@ -132,24 +139,53 @@ def universality_test(fits: dict[str, FrontierFit], n_resamples: int = 200, seed
             shared = shared_exponents({d: frontier for d, (frontier, _) in refits.items()},
                                       {d: params for d, (_, params) in refits.items()}, exponents)
         except FIT_FAILURES:
+            rows.append({})
             continue
         rows.append({**{f"{e}:{d}": refits[d][1][e] for d in domains for e in exponents},
                      **{f"{e}:shared": shared[e] for e in exponents}})
-    draws = pd.DataFrame(rows)
-    if len(draws) < n_resamples // 2:
-        raise FitFailedError(f"only {len(draws)} of {n_resamples} joint bootstrap refits succeeded")
-    return {e: _test(e, fits, point[e], draws, level) for e in exponents}
+    draws = pd.DataFrame(rows, columns=[f"{e}:{d}" for e in exponents for d in [*domains, "shared"]])
+    failed = int(draws.isna().all(axis=1).sum())
+    if failed > n_resamples // 2:
+        raise FitFailedError(f"{failed} of {n_resamples} joint bootstrap refits failed: no test")
+    return {e: _test(e, fits, point[e], draws, reference, level) for e in exponents}
+
+
+def reference_exponents(fits: dict[str, FrontierFit], noises: dict[str, CurveNoise],
+                        exponents: tuple[str, ...]) -> dict[str, float]:
+    """Each domain's and the shared exponents of the resamples' truth, the noise-free smoothed curves (as in
+    curve_bootstrap.py): the draws' deviations are read about these, not about the fit to the data. The estimate
+    stands in where a domain's refit of its smoothed curves fails."""
+    fitted, own = {}, {}
+    for d, fit in fits.items():
+        try:
+            fitted[d] = fit.refit(list(noises[d].smoothed))
+        except FIT_FAILURES:
+            fitted[d] = (fit.frontier_, fit.params_)
+        own |= {f"{e}:{d}": fitted[d][1][e] for e in exponents}
+    shared = shared_exponents({d: f for d, (f, _) in fitted.items()}, {d: p for d, (_, p) in fitted.items()},
+                              exponents)
+    return own | {f"{e}:shared": shared[e] for e in exponents}
 
 
 def _test(exponent: str, fits: dict[str, FrontierFit], shared: float, draws: pd.DataFrame,
-          level: float) -> UniversalityTest:
+          reference: dict[str, float], level: float) -> UniversalityTest:
+    """The test of one exponent; a failed joint refit is a NaN row. Failures count against rejection: each as a
+    ``T*`` at or above ``T``, and by estimate_from_draws' rule in the intervals."""
     own = {d: f.params_[exponent] for d, f in fits.items()}
-    shared_draws = draws[f"{exponent}:shared"].to_numpy()
-    per_domain = {d: estimate_from_draws(own[d], draws[f"{exponent}:{d}"].to_numpy()) for d in fits}
-    deviation = {d: estimate_from_draws(own[d] - shared, draws[f"{exponent}:{d}"].to_numpy() - shared_draws) for d in fits}
+    column = {d: draws[f"{exponent}:{d}"].to_numpy(float) for d in [*fits, "shared"]}
+    ref = {d: reference[f"{exponent}:{d}"] for d in [*fits, "shared"]}
+    per_domain = {d: estimate_from_draws(own[d], column[d], reference=ref[d]) for d in fits}
+    deviation = {d: estimate_from_draws(own[d] - shared, column[d] - column["shared"],
+                                        reference=ref[d] - ref["shared"]) for d in fits}
     variance = {d: per_domain[d].se ** 2 for d in fits}
+    unknown = [d for d in fits if not np.isfinite(variance[d])]
+    if unknown:
+        failed = int(np.sum(~np.isfinite(column["shared"])))
+        raise FitFailedError(f"{failed} of {len(draws)} joint refits failed, too many for an interval of "
+                             f"{exponent} in {', '.join(unknown)}: no test (more resamples, or more runs)")
     statistic = sum((own[d] - shared) ** 2 / variance[d] for d in fits)
-    null = sum(((draws[f"{exponent}:{d}"] - own[d]) - (shared_draws - shared)) ** 2 / variance[d] for d in fits)
-    p_value = (1 + int(np.sum(null >= statistic))) / (len(draws) + 1)
-    return UniversalityTest(exponent, estimate_from_draws(shared, shared_draws), per_domain, deviation, float(statistic),
-                            float(p_value), len(draws), level)
+    null = sum(((column[d] - ref[d]) - (column["shared"] - ref["shared"])) ** 2 / variance[d] for d in fits)
+    at_least = int(np.sum(null >= statistic)) + int(np.sum(~np.isfinite(null)))
+    p_value = (1 + at_least) / (len(draws) + 1)
+    return UniversalityTest(exponent, estimate_from_draws(shared, column["shared"], reference=ref["shared"]),
+                            per_domain, deviation, float(statistic), float(p_value), len(draws), level)

@@ -3,7 +3,8 @@
 - Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials.
 - Range control: grow the range upwards while the largest size tried is still the best at the highest compute
   reached, or the fitted ``N_opt(C_max)`` is within a factor ``HEADROOM`` of the range's top; grow it downwards while the
-  smallest size is the best at the lowest compute. Each step moves an end by ``RANGE_STEP``, within the limits.
+  smallest size is the best at the lowest compute, until a compute ladder's cap first rises (from then on the
+  ladder moves the lower end up, search/ladder.py). Each step moves an end by ``RANGE_STEP``, within the limits.
 - Stop: the compute (FLOPs, PF-days) or GPU-hour budget is spent, or the 95% CIs of ``beta`` and ``alpha_C`` are
   narrower than asked with the range settled. Not on a fit of fewer than ``MIN_RUNS_FOR_RUN_NOISE`` runs: there
   the bootstrap leaves run-to-run noise out (fits/curve_bootstrap.py) and its CIs are too narrow; on the simulator
@@ -69,7 +70,7 @@ def update_range(state: SearchState, spec: SearchSpec, fit: dict | None) -> bool
     n_opt_high = fit is not None and fit.get("ok") and fit["n_opt_at_max"] * HEADROOM > hi
     if (_best_at(state, top) == max(sizes) or n_opt_high) and hi < lim_hi:
         hi = min(lim_hi, hi * RANGE_STEP)
-    if _best_at(state, bottom) == min(sizes) and lo > lim_lo:
+    if _best_at(state, bottom) == min(sizes) and lo > lim_lo and state.level == 0:
         lo = max(lim_lo, lo / RANGE_STEP)
     moved = (lo, hi) != state.n_range
     state.n_range = (lo, hi)

@@ -3,7 +3,8 @@
 A Tune ``Callback``: Tune calls it on every trial event and checkpoints its ``get_state`` with the experiment,
 so after the driver is killed ``set_state`` brings back which MLflow run belongs to which trial, and the
 learning curves are re-read from those runs (MLflow is the record; nothing is logged twice: points at or
-below a run's last logged step are skipped when a trial repeats reports after its checkpoint).
+below a run's last logged step are skipped when a trial repeats reports after its checkpoint). Runs are per
+curve: a trial that continues another (a compute ladder's next level) logs on to that trial's run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ray.tune.experiment import Trial
 
 from scalesearch.search import control
 from scalesearch.search.scheduler import COMPUTE, LOSS
-from scalesearch.search.state import SearchState
+from scalesearch.search.state import CONTINUES, SearchState, curve_id
 from scalesearch.spec import Spec
 from scalesearch.tracking import start_run
 
@@ -36,13 +37,14 @@ class SearchRecorder(Callback):
                  trial_params: Callable[[dict], dict], gpus_of: Callable[[float], int]):
         self.spec, self.state, self.uri, self.parent_run_id = spec, state, tracking_uri, parent_run_id
         self.trial_params, self.gpus_of = trial_params, gpus_of
-        self.runs: dict[str, str] = {}  # trial id -> MLflow run id
-        self.logged: dict[str, int] = {}  # trial id -> last step (tokens) logged
+        self.runs: dict[str, str] = {}  # curve (trial) id -> MLflow run id
+        self.logged: dict[str, int] = {}  # curve id -> last step (tokens) logged
         self.pending: dict[str, list[Metric]] = {}
         self.pending_tags: dict[str, list[RunTag]] = {}  # sent with the trial's next points
         self.closed: set[str] = set()  # trials MLflow holds as ended (after a resume)
-        self.running: dict[str, float] = {}  # trial id -> N, for the progress line
+        self.running: dict[str, float] = {}  # curve id -> N, for the progress line
         self.completed = 0
+        self.last_fit: dict | None = None  # the last refit's, for the progress line between refits
         self.started = time.time()
         self._client: MlflowClient | None = None
 
@@ -58,10 +60,15 @@ class SearchRecorder(Callback):
     # Tune's events -------------------------------------------------------------------------------------------
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        self.running[trial.trial_id] = float(trial.config["n_params"])
-        if trial.trial_id in self.runs:
-            if trial.trial_id not in self.closed:
-                self.client.set_tag(self.runs[trial.trial_id], "scalesearch.status", "running")
+        cid = curve_id(trial.trial_id, trial.config)
+        self.running[cid] = float(trial.config["n_params"])
+        print(self.progress(self.last_fit), flush=True)
+        if cid in self.runs:
+            if CONTINUES in trial.config:  # its run ended at the ladder's cap and goes on
+                self.closed.discard(cid)
+                self.client.update_run(self.runs[cid], "RUNNING")
+            if cid not in self.closed:
+                self.client.set_tag(self.runs[cid], "scalesearch.status", "running")
             return
         config = trial.config
         name = f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}"
@@ -72,7 +79,7 @@ class SearchRecorder(Callback):
                   "scalesearch.trial_id": trial.trial_id, "scalesearch.backend": self.spec.search.backend})
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info) -> None:
-        tid, step = trial.trial_id, int(result.get("tokens", 0))
+        tid, step = curve_id(trial.trial_id, trial.config), int(result.get("tokens", 0))
         if tid not in self.runs or tid in self.closed or step <= self.logged.get(tid, -1):
             return
         if tid not in self.logged:  # the node of its first report (node_id: simulated trials report it)
@@ -90,10 +97,10 @@ class SearchRecorder(Callback):
             self.flush()
 
     def on_checkpoint(self, iteration: int, trials: list[Trial], trial: Trial, checkpoint, **info) -> None:
-        self.flush(trial.trial_id)  # everything up to a checkpoint is in MLflow before Tune records it
+        self.flush(curve_id(trial.trial_id, trial.config))  # all up to a checkpoint is in MLflow before Tune saves
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
-        reason = self.state.stop_reasons.get(trial.trial_id)
+        reason = self.state.stop_reasons.get(curve_id(trial.trial_id, trial.config))
         if reason is None and self.state.finished:
             reason = f"search ended: {self.state.finished}"
         status = "diverged" if reason and reason.startswith("diverged") else "stopped" if reason else "finished"
@@ -101,13 +108,15 @@ class SearchRecorder(Callback):
         self.completed += 1
         if self.completed % self.spec.search.refit_every == 0:
             self.refit()
+        else:  # the progress line at every start and end of a trial, with the last fit
+            print(self.progress(self.last_fit), flush=True)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
         self._close(trial, "failed", f"error: {trial.error_file or 'see the trial log'}")
 
     def on_experiment_end(self, trials: list[Trial], **info) -> None:
         for trial in trials:  # a search that ends itself has Tune end its running trials without on_trial_complete
-            if trial.trial_id in self.running:
+            if curve_id(trial.trial_id, trial.config) in self.running:
                 self._close(trial, "stopped", f"search ended: {self.state.finished or 'Tune ended the experiment'}")
         self.flush()
         if self.state.finished:
@@ -116,13 +125,13 @@ class SearchRecorder(Callback):
     # ---------------------------------------------------------------------------------------------------------
 
     def _close(self, trial: Trial, status: str, reason: str) -> None:
-        self.running.pop(trial.trial_id, None)
-        if trial.trial_id in self.runs:
+        cid = curve_id(trial.trial_id, trial.config)
+        self.running.pop(cid, None)
+        if cid in self.runs:
             # The last points and the end tags in one write (each write to a SQLite store costs ~40 ms).
-            self.flush(trial.trial_id, tags=[RunTag("scalesearch.status", status),
-                                             RunTag("scalesearch.stop_reason", reason)])
+            self.flush(cid, tags=[RunTag("scalesearch.status", status), RunTag("scalesearch.stop_reason", reason)])
             # Stopped early is a normal end in a search; MLflow's FAILED is for what went wrong.
-            self.client.set_terminated(self.runs[trial.trial_id],
+            self.client.set_terminated(self.runs[cid],
                                        "FAILED" if status in ("diverged", "failed") else "FINISHED")
 
     def flush(self, trial_id: str | None = None, tags: list[RunTag] | None = None) -> None:
@@ -146,13 +155,15 @@ class SearchRecorder(Callback):
             self.state.finished = reason
         step = len(self.state.fits)
         metrics = {"search/spent_flops": self.state.spent_flops, "search/trials": len(self.state.curves),
-                   "search/n_min": self.state.n_range[0], "search/n_max": self.state.n_range[1]}
+                   "search/n_min": self.state.n_range[0], "search/n_max": self.state.n_range[1],
+                   **({"search/trial_cap": self.state.cap} if self.state.cap is not None else {})}
         if fit and fit.get("ok"):
             for name in ("beta", "alpha_C", "L_inf"):
                 metrics.update({f"fit/{name}": fit[name]["value"], f"fit/{name}_ci_width":
                                 fit[name]["ci_high"] - fit[name]["ci_low"]})
         now = int(time.time() * 1000)
         self.client.log_batch(self.parent_run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+        self.last_fit = fit
         print(self.progress(fit), flush=True)
         return fit
 
@@ -166,6 +177,8 @@ class SearchRecorder(Callback):
             left = elapsed * (budget - spent) / spent if spent else float("nan")
             line += f" ({spent / budget:.0%} of budget, ~{left / 60:.0f} min left at most)"
         line += f" | N range {self.state.n_range[0]:.3g}..{self.state.n_range[1]:.3g}"
+        if self.state.cap is not None:
+            line += f", trial cap {self.state.cap:.3g} FLOPs (ladder level {self.state.level})"
         if fit and fit.get("ok"):
             b, a = fit["beta"], fit["alpha_C"]
             line += (f" | N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta {b['value']:.3f} [{b['ci_low']:.3f}, "
@@ -181,7 +194,9 @@ class SearchRecorder(Callback):
     def get_state(self) -> dict:
         s = self.state
         return {"runs": self.runs, "completed": self.completed, "n_range": list(s.n_range),
-                "stop_reasons": s.stop_reasons, "fits": json.dumps(s.fits), "finished": s.finished}
+                "stop_reasons": s.stop_reasons, "fits": json.dumps(s.fits), "finished": s.finished,
+                "ladder": json.dumps({"cap": s.cap, "level": s.level, "queued": s.queued,
+                                      "configs": {cid: curve.config for cid, curve in s.curves.items()}})}
 
     def set_state(self, saved: dict) -> None:
         """After a restart: the trial-to-run map from Tune's checkpoint, the curves from MLflow."""
@@ -191,6 +206,11 @@ class SearchRecorder(Callback):
         self.state.fits[:] = json.loads(saved["fits"])
         self.state.finished = saved["finished"]
         self.logged = load_curves(self.client, self.runs, self.state)
+        ladder = json.loads(saved["ladder"])
+        self.state.cap, self.state.level, self.state.queued[:] = ladder["cap"], ladder["level"], ladder["queued"]
+        for cid, config in ladder["configs"].items():
+            if cid in self.state.curves:
+                self.state.curves[cid].config = config
         self._reconcile()
 
     def _reconcile(self) -> None:

@@ -23,6 +23,7 @@ from ray import tune
 from scalesearch.data import make_domain, prepare
 from scalesearch.job import ensure_ray, job_params
 from scalesearch.search.control import SearchStopper, refit
+from scalesearch.search.ladder import ComputeLadder
 from scalesearch.search.recorder import SearchRecorder, load_curves
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.searcher import FrontierSearch
@@ -125,7 +126,8 @@ def _trial_params(spec: Spec, config: dict, fingerprint: str, tokens_per_item: d
 
 def _components(spec: Spec, uri: str, parent_run_id: str, storage: Path, cache_dir: str | None,
                 fingerprint: str, tokens_per_item: dict) -> tuple:
-    state = SearchState(n_range=tuple(spec.search.n_params))
+    ladder = spec.search.ladder
+    state = SearchState(n_range=tuple(spec.search.n_params), cap=ladder.start_flops if ladder else None)
     recorder = SearchRecorder(spec, state, uri, parent_run_id,
                               trial_params=lambda config: _trial_params(spec, config, fingerprint, tokens_per_item),
                               gpus_of=lambda n: gpus_of(spec, n))
@@ -140,7 +142,8 @@ def _tuner(spec: Spec, state: SearchState, recorder: SearchRecorder, trainable, 
         tune_config=tune.TuneConfig(
             search_alg=FrontierSearch(s, state),
             scheduler=FrontierScheduler(state, spec.budget.flops, spec.budget.reports_per_decade, s.margin,
-                                        s.patience, spec.name if s.backend == "ray_train" else None),
+                                        s.patience, spec.name if s.backend == "ray_train" else None,
+                                        ComputeLadder(s, spec.budget.flops, s.margin) if s.ladder else None),
             num_samples=s.stop.max_trials, max_concurrent_trials=s.max_concurrent_trials,
             reuse_actors=s.backend == "simulate"),
         run_config=tune.RunConfig(name=spec.name, storage_path=str(storage), stop=SearchStopper(state, s),

@@ -9,6 +9,10 @@ What Optuna minimises is not a trial's final loss (trials stop at different comp
 but its distance to the frontier at equal compute (``SearchState.frontier_excess``): negative for a trial that
 set the frontier, positive for one that never reached it. The N range is read from the shared state at each
 suggestion, so range control widens what Optuna samples.
+
+With a compute ladder, the trials it queues (``state.queued``, search/ladder.py) run first: a new size is put in
+Optuna's study with ``Study.enqueue_trial`` (through a study handle on the same storage), so Optuna proposes it and
+learns from it; a continuation extends a trial Optuna has already been told about, so it is not Optuna's.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import optuna
 from ray.tune.search.optuna import OptunaSearch
 
 from scalesearch.search.scheduler import LOSS
-from scalesearch.search.state import SearchState
+from scalesearch.search.state import CONTINUES, SearchState
 from scalesearch.spec import Range, SearchSpec
 
 
@@ -36,12 +40,30 @@ class FrontierSearch(OptunaSearch):
 
     def __init__(self, spec: SearchSpec, state: SearchState):
         self.spec, self.state = spec, state
+        self.continuations: set[str] = set()  # trial ids that continue another trial's curve
+        # Optuna's own storage and study name, so that a second handle on the study can enqueue trials.
+        self.storage, self.study_name = optuna.storages.InMemoryStorage(), f"scalesearch-{spec.seed}"
         sampler = (optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=spec.initial_sizes)
                    if spec.sampler == "tpe" else optuna.samplers.RandomSampler(seed=spec.seed))
         middle = {name: _middle(r) for name, r in spec.hyperparameters.items()}
         ladder = np.geomspace(spec.n_params[1], spec.n_params[0], spec.initial_sizes)
         super().__init__(space=self.define_trial, metric=LOSS, mode="min", sampler=sampler,
+                         study_name=self.study_name, storage=self.storage,
                          points_to_evaluate=[{"n_params": float(n), **middle} for n in ladder])
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """The ladder's queued trials first (module docstring), then Optuna's."""
+        if self.state.queued:
+            config = self.state.queued.pop(0)
+            if CONTINUES in config:
+                self.continuations.add(trial_id)
+                return config
+            optuna.load_study(study_name=self.study_name, storage=self.storage).enqueue_trial(config)
+        return super().suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id not in self.continuations:
+            super().on_trial_result(trial_id, result)
 
     def define_trial(self, trial: optuna.Trial) -> None:
         """Define-by-run: N in the current range, then the hyperparameters the spec tunes."""
@@ -54,6 +76,8 @@ class FrontierSearch(OptunaSearch):
                 trial.suggest_float(name, r.low, r.high, log=r.log)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self.continuations:
+            return
         if result is not None and trial_id in self.state.curves:
             result = {**result, LOSS: self.state.frontier_excess(trial_id)}
         super().on_trial_complete(trial_id, result=result, error=error)

@@ -12,12 +12,27 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+# Config keys of a trial that continues an earlier one (a compute ladder's next level, search/ladder.py): the
+# trial whose curve it extends, and the compute that curve had reached.
+CONTINUES, CONTINUES_AFTER = "continues", "continues_after_flops"
+
+
+# How stop reasons begin (the scheduler writes them; the ladder reads them): a larger model crossed below this
+# one; this one was projected never to reach the frontier within the cap; the ladder's cap stopped it.
+LEFT, PROJECTED, AT_CAP = "left the frontier", "will not reach the frontier", "reached the ladder's compute cap"
+
+
+def curve_id(trial_id: str, config: dict) -> str:
+    """The curve a trial's reports belong to: its own, or the one it continues."""
+    return config.get(CONTINUES, trial_id)
+
 
 @dataclass
 class Curve:
     """One trial's reports: compute (FLOPs) and held-out loss, in the order they came."""
 
     n_params: float
+    config: dict = field(default_factory=dict)  # the trial's config: what a continuation runs again
     compute: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     gpu_seconds: float = 0.0
@@ -59,9 +74,12 @@ class SearchState:
     stop_reasons: dict[str, str] = field(default_factory=dict)
     fits: list[dict] = field(default_factory=list)  # each refit: spent compute, estimates, range
     finished: str | None = None  # why the whole search ended, once it has
+    cap: float | None = None  # a compute ladder's per-trial compute cap now (None: no ladder)
+    level: int = 0  # how many times the ladder's cap has risen
+    queued: list[dict] = field(default_factory=list)  # configs the ladder asks the searcher to run next
 
-    def add(self, trial_id: str, n_params: float, compute: float, loss: float) -> None:
-        self.curves.setdefault(trial_id, Curve(n_params)).add(compute, loss)
+    def add(self, trial_id: str, n_params: float, compute: float, loss: float, config: dict | None = None) -> None:
+        self.curves.setdefault(trial_id, Curve(n_params, dict(config or {}))).add(compute, loss)
 
     @property
     def spent_flops(self) -> float:

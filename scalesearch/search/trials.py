@@ -20,6 +20,7 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 from scalesearch import compute
 from scalesearch.job import make_trainer, model_for
 from scalesearch.search.simulator import SimulatedLaw
+from scalesearch.search.state import CONTINUES, CONTINUES_AFTER
 from scalesearch.search.stops import StopRequest
 from scalesearch.spec import Spec
 from scalesearch.train import Job
@@ -40,25 +41,28 @@ def training_trial(config: dict, spec: Spec, storage_path: str, cache_dir: str |
     """Train the trial's model with Ray Train V2; ``TuneReportCallback`` forwards each report to Tune.
 
     The Ray Train run is named after the trial, so a trial restarted after the driver died resumes from its run's
-    latest checkpoint. The scheduler stops it by request (search/stops.py), not by killing it.
+    latest checkpoint; a trial that continues another (a compute ladder's next level) is named after that one, so
+    it resumes from where that one stopped. The scheduler stops it by request (search/stops.py), not by killing it.
     """
     job = job_for_trial(spec, config, cache_dir)
     resources = spec.resources.for_n_params(job.model.n_params)
     trial_id = tune.get_context().get_trial_id()
-    trainer = make_trainer(job, resources, name=f"trial-{trial_id}", storage_path=storage_path, in_tune=True,
-                           stop_requested=StopRequest(spec.name, trial_id))
+    trainer = make_trainer(job, resources, name=f"trial-{config.get(CONTINUES, trial_id)}",
+                           storage_path=storage_path, in_tune=True, stop_requested=StopRequest(spec.name, trial_id))
     trainer.fit()
 
 
 def simulated_curve(spec: Spec, config: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compute points, tokens and held-out losses a simulated trial of ``config`` reports: a fixed function of
-    the config, the spec's budget and truth, and ``search.seed`` (benchmarks evaluate designs with it directly)."""
+    the config (a continuation's keys aside: it extends the same curve), the spec's budget and truth, and
+    ``search.seed`` (benchmarks evaluate designs with it directly)."""
     law, budget = SimulatedLaw(spec.simulate), spec.budget
     n = float(config["n_params"])
     points = compute.report_points(budget.first_report_fraction * budget.flops, budget.flops,
                                    budget.reports_per_decade)
     tokens = np.array(points) / (6.0 * n)
-    seed = json.dumps({k: config[k] for k in sorted(config)}) + f"/{spec.search.seed}"
+    own = sorted(set(config) - {CONTINUES, CONTINUES_AFTER})
+    seed = json.dumps({k: config[k] for k in own}) + f"/{spec.search.seed}"
     return points, tokens, law.curve(n, config.get("lr", spec.train.lr), tokens, seed)
 
 
@@ -68,14 +72,15 @@ def simulated_trial(config: dict, spec: Spec) -> None:
     A slow simulation (``seconds_per_report``) stands in for training and checkpoints at each report like a
     real job, so a resumed trial continues where it was; a fast one is cheaper to repeat (its curve is a fixed
     function of its config) than to checkpoint, and Tune snapshots the experiment at every trial checkpoint.
+    A continuation reports from after the compute its trial reached.
     """
     n = float(config["n_params"])
     points, tokens, losses = simulated_curve(spec, config)
-    start = 0
+    start = int(np.searchsorted(points, config.get(CONTINUES_AFTER, 0.0) * (1 + 1e-9), side="right"))
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as path:
-            start = json.loads((Path(path) / SIM_STATE).read_text())["reports"]
+            start = max(start, json.loads((Path(path) / SIM_STATE).read_text())["reports"])
     for i in range(start, len(points)):
         if spec.simulate.seconds_per_report:
             time.sleep(spec.simulate.seconds_per_report)

@@ -60,3 +60,33 @@ def test_derived_values_get_their_interval_from_the_same_draws(frontier_bootstra
     log_c0 = result.derived(lambda p: np.log(p["C0"]))
     assert (log_c0.ci_low, log_c0.ci_high) == pytest.approx((np.log(c0.ci_low), np.log(c0.ci_high)), rel=1e-4)
     assert result.derived(lambda p: p["beta"]) == result.estimates()["beta"]
+
+
+def test_failed_refits_widen_the_interval_and_too_many_leave_none():
+    """A failed refit (NaN) counts as lying beyond whichever end that widens: dropping it would narrow the
+    interval. Past (1 - level)/2 failed, an end is unknown and no interval (nor SE) is given."""
+    draws = NORMAL[::40]  # 100 draws
+    dropped = estimate_from_draws(0.0, draws[1:])
+    kept = estimate_from_draws(0.0, np.r_[draws[1:], np.nan])
+    assert kept.ci_low < dropped.ci_low and kept.ci_high > dropped.ci_high
+    assert np.isfinite(estimate_from_draws(0.0, np.r_[draws[2:], np.nan, np.nan]).ci_low)
+    none = estimate_from_draws(0.0, np.r_[draws[3:], np.full(3, np.nan)])
+    assert np.isnan([none.se, none.ci_low, none.ci_high]).all() and none.value == 0.0
+
+
+def test_a_floor_the_data_do_not_reach_gets_no_interval(henighan_table):
+    """Henighan's Image 8x8 row: L_inf (3.13) is within the noise of the lowest losses fitted, so L_inf and C0
+    are withheld (value only) while the exponents keep their intervals; on Chinchilla's law nothing is."""
+    image = KnownLaw.from_henighan_row(henighan_table.set_index("domain").loc["Image 8x8"])
+    curves = image.curves(np.geomspace(1.26e5, 1e9, 14), c_max=4.1e20, points_per_decade=10, noise=0.003,
+                          rng=np.random.default_rng(0), c_min=4.1e14)
+    result = bootstrap_frontier(FrontierFit().fit(curves), 40, seed=0)
+    assert set(result.withheld) == {"L_inf", "C0"} and "floor not identified" in result.withheld["L_inf"]
+    estimates = result.estimates()
+    assert np.isnan(estimates["L_inf"].ci_low) and estimates["L_inf"].value == result.point["L_inf"]
+    assert estimates["alpha_C"].contains(image.alpha_c) and estimates["beta"].contains(image.beta_opt)
+
+
+def test_a_floor_the_data_reach_is_not_withheld(frontier_bootstrap):
+    assert frontier_bootstrap.withheld == {}
+    assert np.isfinite(frontier_bootstrap.estimates()["L_inf"].ci_low)

@@ -28,7 +28,8 @@ def search(tmp_path_factory, henighan_table):
         parent = parent.info.run_id
         parents.append(parent)
         law = KnownLaw.from_henighan_row(henighan_table.iloc[row])
-        curves = law.curves(np.geomspace(1e5, 1e8, 8), c_max=1e19, points_per_decade=6, noise=0.003,
+        # sizes from 1e4: the smallest leads at the lowest compute (it brackets N_opt there, as a search does)
+        curves = law.curves(np.geomspace(1e4, 1e8, 9), c_max=1e19, points_per_decade=6, noise=0.003,
                             rng=np.random.default_rng(row), c_min=1e13)
         for run, g in curves.groupby("run"):
             n = int(g["n_params"].iat[0])
@@ -53,8 +54,10 @@ def check_report_files(out, client, parents):
     assert not re.search(r"""(src|href)=["']?(https?:|//|[\w./-]+\.(png|css|js))""", page)
     fits = json.loads((out / "fits.json").read_text())
     assert set(fits["domains"]) == set(DOMAINS)
-    for domain in DOMAINS:
-        assert fits["domains"][domain]["frontier"]["parameters"]["beta"]["se"] > 0
+    for domain in DOMAINS:  # beta with its SE, or none because too many of the 40 refits failed, and said so
+        frontier = fits["domains"][domain]["frontier"]
+        assert frontier["parameters"]["beta"]["se"] > 0 or any(
+            "bootstrap refits failed" in p for p in frontier["problems"]), frontier
     assert set(fits["universality"]) == {"beta", "alpha_C"}
     for parent in parents:
         logged = {f.path for f in client.list_artifacts(parent, "report")}
@@ -63,7 +66,7 @@ def check_report_files(out, client, parents):
 
 def test_report_function_reads_search_and_logs_artifacts(search, tmp_path):
     uri, client, parents = search
-    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=20))
+    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=40))
     assert out == tmp_path / "reports" / "toy-search"
     check_report_files(out, client, parents)
 
@@ -74,7 +77,7 @@ def test_report_cli(search, tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["report", "--experiment", "toy-search", "--out", str(tmp_path / "r"),
-                              "--bootstrap", "20"])
+                              "--bootstrap", "40"])
     assert args.func(args) == 0
     check_report_files(tmp_path / "r" / "toy-search", client, parents)
     args = parser.parse_args(["report", "--experiment", "no-such-search", "--bootstrap", "0"])
@@ -83,7 +86,7 @@ def test_report_cli(search, tmp_path, monkeypatch):
 
 def test_verify_finds_a_report_that_agrees_with_its_store_and_names_what_differs(search, tmp_path):
     uri, client, parents = search
-    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=20))
+    out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=40))
     assert verify_report(out, uri) == []
     fits = json.loads((out / "fits.json").read_text())
     fits["domains"]["image_8x8"]["frontier"]["parameters"]["beta"]["value"] *= 1.01
@@ -94,8 +97,10 @@ def test_verify_finds_a_report_that_agrees_with_its_store_and_names_what_differs
     assert any(d.startswith("/run_ids") for d in differences)
 
 
-def test_too_few_crossings_for_n_opt_still_give_l_of_c_with_its_interval(henighan_table, tmp_path):
-    """Curves that cross twice: N_opt(C) is refused with its reason, L(C) is fitted alone, with its CIs."""
+def test_too_few_crossings_for_n_opt_still_give_l_of_c_and_say_why_it_has_no_interval(henighan_table, tmp_path):
+    """Curves that cross twice: N_opt(C) is refused with its reason, L(C) is fitted alone. 3 of its 20 bootstrap
+    refits fail (too few sizes left on the hull), more than the 2.5% a 95% interval's end allows: alpha_C keeps
+    its value, gets no interval, and the fit says why (dropping the failures gave an interval before)."""
     row = henighan_table.iloc[1]
     law = KnownLaw.from_henighan_row(row)
     curves = law.curves(np.geomspace(1e5, 1e8, 5), c_max=1e17, points_per_decade=6, noise=0.003,
@@ -105,7 +110,8 @@ def test_too_few_crossings_for_n_opt_still_give_l_of_c_with_its_interval(henigha
     assert "only 2 crossing(s)" in domain["not_done"]["frontier"]
     assert domain["frontier"]["law"] == "compute" and "beta" not in domain["frontier"]["parameters"]
     alpha = domain["frontier"]["parameters"]["alpha_C"]
-    assert alpha["ci_low"] < alpha["value"] < alpha["ci_high"] and alpha["se"] > 0
-    assert alpha["ci_low"] < row["L_C_alpha"] < alpha["ci_high"]
+    assert alpha["value"] == pytest.approx(row["L_C_alpha"], abs=0.2) and np.isnan(alpha["ci_low"])
+    assert not domain["frontier"]["ok"]
+    assert any("3 of 20 bootstrap refits failed" in p for p in domain["frontier"]["problems"])
     table = (out / "report.md").read_text()
-    assert re.search(r"\| image \| [\d.]+ \[", table) and "beta" not in table.split("## Per-domain")[1].split("##")[0]
+    assert re.search(r"\| image \| [\d.]+ \|", table) and "beta" not in table.split("## Per-domain")[1].split("##")[0]

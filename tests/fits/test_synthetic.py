@@ -5,6 +5,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from scalesearch.fits.frontier import FrontierFit
+from scalesearch.fits.powerlaw import PurePowerLaw
 from scalesearch.fits.synthetic import KnownLaw
 
 
@@ -43,3 +44,14 @@ def test_frontier_recovers_known_exponents(seed):
     assert abs(fit.params_["L_inf"] - law.E) < 0.1
     on_frontier = fit.frontier_.runs_on_frontier()
     assert on_frontier["n_params"].is_monotonic_increasing and on_frontier["c_from"].is_monotonic_increasing
+
+
+def test_pure_power_law_with_noise_in_x_regresses_x_on_y():
+    """Noise in x attenuates the slope of y on x (errors in variables); regressing x on the exact y does not."""
+    rng = np.random.default_rng(0)
+    y = np.geomspace(1e5, 1e9, 400)
+    x = (y ** (1 / 0.64)) * np.exp(0.8 * rng.standard_normal(len(y)))  # y = x^0.64, x noisy
+    forward = PurePowerLaw().fit(x, y).params_["beta"]
+    reverse = PurePowerLaw(noise_in="x").fit(x, y)
+    assert forward < 0.63 and reverse.params_["beta"] == pytest.approx(0.64, abs=0.01)
+    assert reverse.predict(np.array([reverse.params_["x_n"]])) == pytest.approx(1.0)

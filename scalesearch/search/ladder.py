@@ -1,0 +1,119 @@
+"""The compute ladder: read the frontier from the bottom up, as IsoFLOP profiles and small grids do.
+
+A frontier search with every trial allowed ``budget.flops`` from the start spends most of its compute on the
+largest sizes, although the frontier's exponents are the same at every scale and the low compute range is cheap.
+With ``search.ladder`` set, every trial is capped at ``state.cap``, first ``start_flops``. A level is
+**settled** when, at its cap, the size that leads there is bracketed by a larger one (that reached the cap, or
+was projected never to lead before it) and the lead on the envelope passed to a larger size at least
+``crossings`` times within the level (since the cap below). Then the cap rises by ``factor``, and:
+
+- the range's lower end moves up to the leader (a smaller size is behind at the cap and falls further behind),
+  its upper end grows by ``RANGE_STEP`` (range control at the refits grows it further);
+- the trials at least as large as the leader that the cap stopped, or whose projection to the cap stopped, and
+  that no larger model beats there, are **continued**: a new Tune trial with the same config and the keys
+  ``CONTINUES``/``CONTINUES_AFTER`` extends the same curve (the simulator skips the reports made; a training
+  job resumes from its Ray Train run's latest checkpoint). Retraining them would cost up to ``1/factor`` of the
+  new level per size and, on the simulator, put identical curves in the fit. Pausing them (Tune's PAUSE) is not
+  used: a paused trial keeps its slot in the searcher's concurrency limit, so a level whose trials all wait at
+  the cap would hold the search still;
+- new sizes, untried so far, are queued log-spaced at the initial ladder's ratio from the leader up to the
+  range's top, with the leader's hyperparameters (the best known near there; Optuna sampling them instead made
+  the frontier noisier: beta 0.03-0.15 off at the end on the benchmark's 3 seeds).
+
+Continuations and new sizes run smallest first, so that the frontier above the old cap grows upwards from where
+it was settled (largest first, the snapshot after a rise had alpha_C 0.073 off on the benchmark's seed 0, 0.040
+smallest first: until the next trial ends, one curve carries the frontier above the old cap). The searcher runs
+the queue before asking Optuna again (search/searcher.py). Once the level at ``budget.flops`` is settled the
+ladder has read the whole frontier and the search ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalesearch.search.control import RANGE_STEP
+from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, PROJECTED, SearchState
+from scalesearch.spec import SearchSpec
+
+SAME_SIZE = 1.25  # sizes within this factor are one size (hyperparameter variants), as in SearchState.dominated
+EPS = 1e-9  # report points and caps are both products of floats: equal within this
+GRID_PER_DECADE = 20  # where crossings are looked for, as the frontier fit's envelope does
+
+
+class ComputeLadder:
+    """Raises ``state.cap`` once the level below it is settled and queues the next level's trials."""
+
+    def __init__(self, spec: SearchSpec, c_max: float, margin: float):
+        self.spec, self.c_max, self.margin = spec.ladder, c_max, margin
+        self.limit_high = spec.limits[1]
+        lo, hi = spec.n_params
+        self.ratio = (hi / lo) ** (1.0 / (spec.initial_sizes - 1)) if hi > lo else RANGE_STEP
+
+    def reached_cap(self, state: SearchState, spent: float) -> bool:
+        return state.cap < self.c_max and spent >= state.cap * (1 - EPS)
+
+    def floor(self, state: SearchState) -> float:
+        """The cap of the level below (0 at the first level)."""
+        return self.spec.start_flops * self.spec.factor ** (state.level - 1) if state.level else 0.0
+
+    def leader(self, state: SearchState) -> str | None:
+        """The trial with the lowest loss at the cap among those that reached it."""
+        reached = {cid: float(c.loss_at(np.array([state.cap]))[0]) for cid, c in state.curves.items()
+                   if c.spent >= state.cap * (1 - EPS)}
+        return min(reached, key=reached.get) if reached else None
+
+    def settled(self, state: SearchState) -> bool:
+        """N_opt at the cap bracketed from above, and enough crossings within the level (module docstring)."""
+        leader = self.leader(state)
+        if leader is None:
+            return False
+        n_lead, reasons = state.curves[leader].n_params, state.stop_reasons
+        bracketed = state.n_range[1] >= self.limit_high or any(
+            c.n_params > n_lead * SAME_SIZE and (c.spent >= state.cap * (1 - EPS)
+                                                  or reasons.get(cid, "").startswith(PROJECTED))
+            for cid, c in state.curves.items())
+        return bracketed and self.crossings(state) >= self.spec.crossings
+
+    def crossings(self, state: SearchState) -> int:
+        """How many times the lead on the envelope passes to a larger size within the level (from the cap below,
+        or the first report, to the cap): the distinct sizes leading somewhere there, less one, on a grid of
+        ``GRID_PER_DECADE`` points a decade. Read from the curves, not from stops: a smaller model that reached
+        the cap before the larger one got there was crossed all the same."""
+        curves = [c for c in state.curves.values() if len(c.compute) > 1]
+        if not curves:
+            return 0
+        low = max(self.floor(state), min(c.compute[0] for c in curves))
+        grid = np.geomspace(low, state.cap, max(2, int(GRID_PER_DECADE * np.log10(state.cap / low)) + 1))
+        losses = np.vstack([c.loss_at(grid) for c in curves])
+        losses = np.where(np.isfinite(losses), losses, np.inf)[:, np.isfinite(losses).any(axis=0)]
+        leading = sorted({curves[i].n_params for i in np.argmin(losses, axis=0)})
+        return sum(b > a * SAME_SIZE for a, b in zip(leading, leading[1:]))
+
+    def update(self, state: SearchState) -> bool:
+        """Raise the cap if the level is settled; True if it rose. Settled at the top, the search ends."""
+        if not self.settled(state):
+            return False
+        if state.cap >= self.c_max:
+            state.finished = state.finished or (f"the compute ladder is settled at budget.flops {self.c_max:.3g}: "
+                                                "N_opt bracketed there, the frontier below read level by level")
+            return False
+        leader = state.curves[self.leader(state)]
+        state.cap, state.level = min(self.c_max, state.cap * self.spec.factor), state.level + 1
+        lo, hi = state.n_range
+        state.n_range = (max(lo, leader.n_params), min(self.limit_high, hi * RANGE_STEP))
+        continued = sorted((cid for cid, c in state.curves.items()
+                            if c.n_params >= leader.n_params
+                            and state.stop_reasons.get(cid, "").startswith((AT_CAP, PROJECTED))
+                            and state.dominated(cid, self.margin, SAME_SIZE) is None),
+                           key=lambda cid: state.curves[cid].n_params)
+        for cid in continued:
+            del state.stop_reasons[cid]
+            state.queued.append({**state.curves[cid].config, CONTINUES: cid,
+                                 CONTINUES_AFTER: state.curves[cid].spent})
+        sizes = [c.n_params for c in state.curves.values() if c.n_params >= leader.n_params]  # tried, or running
+        tuned = {k: v for k, v in leader.config.items() if k not in ("n_params", CONTINUES, CONTINUES_AFTER)}
+        top = int(np.floor(np.log(state.n_range[1] / leader.n_params) / np.log(self.ratio) + EPS))
+        for n in leader.n_params * self.ratio ** np.arange(1, top + 1):
+            if all(max(n, s) / min(n, s) > SAME_SIZE for s in sizes):
+                state.queued.append({**tuned, "n_params": min(float(n), state.n_range[1])})
+        return True

@@ -1,0 +1,140 @@
+"""The compute ladder: per-trial caps that rise only once the frontier below them is settled, continued trials."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from ray.tune import Callback
+
+from scalesearch.compute import report_points
+from scalesearch.fits.synthetic import KnownLaw
+from scalesearch.search import run_search
+from scalesearch.search.ladder import ComputeLadder
+from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, SearchState
+from scalesearch.spec import SpecError, parse_spec
+from test_search import children, sim_spec  # tests/search is on sys.path (rootdir-less test modules)
+
+LAW = KnownLaw.from_chinchilla()
+C_MAX, START = 1e21, 1e18
+LADDER = {"start_flops": START, "factor": 10.0, "crossings": 2}
+
+
+def ladder_spec(name: str, max_trials: int) -> dict:
+    spec = sim_spec(name, n_params=[3e7, 2.7e8], n_params_limits=[3e7, 3e9], ladder=LADDER)
+    spec["search"]["stop"]["max_trials"] = max_trials
+    return spec
+
+
+@pytest.mark.parametrize("ladder, message", [
+    ({"start_flops": C_MAX}, r"search.ladder.start_flops \(1e\+21\) must be below budget.flops"),
+    ({"start_flops": START, "factor": 1.0}, "search.ladder.factor"),
+    ({"start_flops": START, "crossings": 0}, "search.ladder.crossings"),
+    ({"factor": 10.0}, "search.ladder.start_flops"),
+])
+def test_bad_ladder_values_are_spec_errors(ladder, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(sim_spec("bad-ladder", ladder=ladder))
+
+
+def test_no_ladder_is_the_default():
+    assert parse_spec(sim_spec("plain")).search.ladder is None
+
+
+def law_curves(state: SearchState, sizes: list[float], c_end: float) -> None:
+    for n in sizes:
+        for c in report_points(1e-4 * C_MAX, c_end, 8):
+            state.add(f"N{n:.3g}", n, c, float(LAW.loss(n, c / (6 * n))))
+
+
+def test_a_level_is_settled_once_the_leader_at_the_cap_is_bracketed_and_enough_sizes_crossed():
+    """On curves from the known law, where N_opt(1e18) is 8.5e7: 9e7 leads at the cap once it gets there."""
+    spec = parse_spec(ladder_spec("unit", 10)).search
+    ladder = ComputeLadder(spec, C_MAX, margin=0.01)
+    state = SearchState(n_range=(3e7, 2.7e8), cap=START)
+    law_curves(state, [3e7, 5.2e7], START)
+    assert ladder.crossings(state) == 1  # 3e7 -> 5.2e7 (the law crosses them at 2.9e17)
+    assert not ladder.settled(state)
+    law_curves(state, [9e7], START)
+    assert ladder.crossings(state) == 2
+    assert not ladder.settled(state) and not ladder.update(state)  # the leader is the largest size at the cap
+    law_curves(state, [1.56e8], START)
+    for name in ("N9e+07", "N1.56e+08"):
+        state.stop_reasons[name] = f"{AT_CAP} 1e+18 FLOPs (level 0)"  # as the scheduler stops them
+    assert ladder.settled(state) and ladder.update(state)
+    assert state.cap == 10 * START and state.level == 1
+    assert state.n_range == pytest.approx((9e7, 8.1e8))  # from the leader at the old cap, the top x3
+    # The leader and the larger size are continued from the cap, then new sizes above them, smallest first at
+    # the initial ladder's ratio (9**0.25); the smaller sizes are left alone.
+    continued = [q for q in state.queued if CONTINUES in q]
+    assert [(q[CONTINUES], q[CONTINUES_AFTER]) for q in continued] == [("N9e+07", START), ("N1.56e+08", START)]
+    assert "N9e+07" not in state.stop_reasons
+    new = [q["n_params"] for q in state.queued if CONTINUES not in q]
+    assert new == pytest.approx([9e7 * 3 ** (k / 2) for k in (2, 3, 4)])
+
+
+class Reports(Callback):
+    """Every report the driver processed, in order: (trial id, config, compute)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict, float]] = []
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        self.seen.append((trial.trial_id, dict(trial.config), float(result["compute"])))
+
+
+def leaders_below(reports: list[tuple[str, dict, float]], cap: float) -> tuple[float, list[float]]:
+    """From the reports alone: the size leading at ``cap`` among curves that reached it, and every size that
+    leads the envelope somewhere below it (losses from the law: the simulator's noise is 0.3%, far below the gaps
+    between these sizes except right at a crossing)."""
+    spent: dict[float, float] = {}
+    for _, config, compute in reports:
+        spent[config["n_params"]] = max(spent.get(config["n_params"], 0.0), compute)
+    at_cap = {n: LAW.loss(n, cap / (6 * n)) for n, c in spent.items() if c >= cap * (1 - 1e-9)}
+    grid = np.geomspace(1e17, cap, 41)
+    leading = set()
+    for c in grid:
+        reached = {n: LAW.loss(n, c / (6 * n)) for n, s in spent.items() if s >= c}
+        if reached:
+            leading.add(min(reached, key=reached.get))
+    return min(at_cap, key=at_cap.get), sorted(leading)
+
+
+def test_a_ladder_search_stays_under_each_cap_until_the_frontier_there_is_settled(tmp_path, ray_local):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    reports = Reports()
+    outcome = run_search(parse_spec(ladder_spec("sim-ladder", 16)), tracking_uri=uri, storage=tmp_path / "runs",
+                         callbacks=[reports])
+    computes = [c for _, _, c in reports.seen]
+    first_above = next(i for i, c in enumerate(computes) if c > START * (1 + 1e-9))
+    before = reports.seen[:first_above]
+    # The initial ladder's 5 trials all ran under the first cap (a trial still running when the cap rises goes
+    # on to the next one, so only its reports before the rise are under it).
+    initial = list(dict.fromkeys(tid for tid, _, _ in reports.seen))[:5]
+    assert set(initial) <= {tid for tid, _, _ in before}
+    # When the first report above the cap came, the frontier below it was settled by what had been reported:
+    # a size larger than the leader at the cap had reached the cap, and at least 3 sizes led somewhere below it.
+    leader, leading = leaders_below(before, START)
+    assert any(config["n_params"] > 1.25 * leader and c >= START * (1 - 1e-9) for _, config, c in before)
+    assert len(leading) >= 3, leading
+    # The cap rose at least twice.
+    assert max(computes) > 10 * START * (1 + 1e-9)
+
+    # Continued trials extend their curves: their reports start after the continued trial's last report.
+    continued = [(tid, config) for tid, config, _ in reports.seen if CONTINUES in config]
+    assert continued
+    for tid, config in {tid: config for tid, config in continued}.items():
+        own = [c for t, _, c in reports.seen if t == tid]
+        earlier = [c for t, _, c in reports.seen if t == config[CONTINUES]]
+        assert min(own) > max(earlier) * (1 + 1e-9)
+    # One MLflow run per curve: a continuation logs on to its trial's run, with no gap and no repeat.
+    client = MlflowClient(uri)
+    runs = children(client, outcome.parent_run_id)
+    trial_ids = {tid for tid, _, _ in reports.seen}
+    assert len(runs) == len(trial_ids) - len({tid for tid, _ in continued}) == outcome.trials
+    schedule = report_points(1e-4 * C_MAX, C_MAX, 8)
+    for tid, config in {tid: config for tid, config in continued}.items():
+        run = next(r for r in runs if r.data.tags["scalesearch.trial_id"] == config[CONTINUES])
+        history = sorted(client.get_metric_history(run.info.run_id, "compute"), key=lambda m: m.step)
+        np.testing.assert_allclose([m.value for m in history], schedule[:len(history)], rtol=1e-9)
+        assert history[-1].value > START
