@@ -12,6 +12,7 @@ from scalesearch.fits.synthetic import KnownLaw
 from scalesearch.search import run_search
 from scalesearch.search.ladder import ComputeLadder
 from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, SearchState
+from scalesearch.search.trials import job_for_trial
 from scalesearch.spec import SpecError, parse_spec
 from test_search import children, sim_spec  # tests/search is on sys.path (rootdir-less test modules)
 
@@ -138,3 +139,40 @@ def test_a_ladder_search_stays_under_each_cap_until_the_frontier_there_is_settle
         history = sorted(client.get_metric_history(run.info.run_id, "compute"), key=lambda m: m.step)
         np.testing.assert_allclose([m.value for m in history], schedule[:len(history)], rtol=1e-9)
         assert history[-1].value > START
+
+
+@pytest.mark.slow
+def test_a_capped_training_trial_continues_from_its_checkpoint_on_ray_train(tmp_path, ray_local):
+    """Real training: a trial the ladder's first cap stopped goes on, once the cap rises, from its Ray Train
+    run's latest checkpoint (not from scratch) and in the same MLflow run, with no report repeated or missed."""
+    c_max, start = 3e9, 3e8
+    spec = parse_spec({
+        "name": "train-ladder", "domain": {"name": "text", "options": {"seq_len": 32}},
+        "model": {"family": "henighan", "aspect": 8},
+        "train": {"batch_size": 16, "lr": 3e-3, "heldout_sequences": 32, "warmup_fraction": 0.02},
+        "budget": {"flops": c_max, "reports_per_decade": 8, "first_report_fraction": 0.01},
+        "search": {"backend": "ray_train", "n_params": [384, 1536], "n_params_limits": [192, 6144],
+                   "initial_sizes": 3, "max_concurrent_trials": 2,
+                   "margin": 0.02, "refit_every": 10, "ladder": {"start_flops": start, "crossings": 1},
+                   "stop": {"flops": 2e10, "max_trials": 5}},
+        "resources": {"cpus_per_worker": 0.99}})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    reports = Reports()
+    outcome = run_search(spec, tracking_uri=uri, storage=tmp_path / "runs", callbacks=[reports])
+    continued = {tid: config for tid, config, _ in reports.seen if CONTINUES in config}
+    assert continued, "the cap never rose: no trial was continued"
+    client = MlflowClient(uri)
+    runs = {r.data.tags["scalesearch.trial_id"]: r for r in children(client, outcome.parent_run_id)}
+    for config in continued.values():
+        job = job_for_trial(spec, config)  # its reports: the first step that reaches each report point
+        schedule = np.array(job.report_steps()) * job.flops_per_step
+        run = runs[config[CONTINUES]]
+        history = {key: [m.value for m in sorted(client.get_metric_history(run.info.run_id, key),
+                                                  key=lambda m: m.step)] for key in ("compute", "heldout_loss")}
+        compute, loss = np.array(history["compute"]), np.array(history["heldout_loss"])
+        np.testing.assert_allclose(compute, schedule[:len(compute)], rtol=1e-9)  # no report repeated or missed
+        at_cap = int(np.searchsorted(compute, start * (1 - 1e-9)))
+        assert compute[-1] > start and at_cap + 1 < len(compute)
+        # From the checkpoint: the first loss past the cap continues the curve; a restart would be back near
+        # the uniform loss (log 256 = 5.5 nats a byte).
+        assert loss[at_cap + 1] < loss[at_cap] + 0.1 < 5.0, (loss[at_cap], loss[at_cap + 1])
