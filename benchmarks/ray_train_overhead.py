@@ -1,6 +1,7 @@
 """Tokens/s of a job run through Ray Train against the same model and batch in a bare PyTorch loop.
 
-Three loops run side by side in one process tree, alternating, ``--repeats`` times; the figures are medians:
+Three loops run side by side in one process tree, alternating, ``--repeats`` times (the bare loop before and
+after the other two, averaged, so that the machine's drift over a repeat cancels); the figures are medians:
 the bare loop (model, AdamW, forward, backward, step), the job's own loop (``train_job``) in this process without
 Ray, and the job on Ray Train. The middle one splits the gap: bare -> in-process is what the training loop itself
 adds (loss masks, divergence checks), in-process -> Ray Train what Ray adds. Throughput is the steady-state
@@ -98,11 +99,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         warm_up = ray_train_job(spec, Path(tmp))
         for _ in range(args.repeats):
-            bare = bare_loop_tokens_per_s(spec, cfg)
+            before = bare_loop_tokens_per_s(spec, cfg)
             local = in_process_tokens_per_s(spec, cfg, Path(tmp))
             job = ray_train_job(spec, Path(tmp))
-            rows.append({"bare_tokens_per_s": bare, "in_process_tokens_per_s": local, **job,
-                         "ratio": job["ray_tokens_per_s"] / bare, "loop_ratio": local / bare,
+            after = bare_loop_tokens_per_s(spec, cfg)
+            bare = (before + after) / 2  # the bare loop on either side: the machine's drift cancels
+            rows.append({"bare_tokens_per_s": bare, "bare_drift": after / before, "in_process_tokens_per_s": local,
+                         **job, "ratio": job["ray_tokens_per_s"] / bare, "loop_ratio": local / bare,
                          "ray_ratio": job["ray_tokens_per_s"] / local})
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     med["ray_init_s"] = ray_init_s

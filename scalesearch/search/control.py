@@ -40,7 +40,7 @@ def refit(state: SearchState, spec: SearchSpec, seed: int = 0) -> dict | None:
         est = fit.estimates()
         c_max = float(table["compute"].max())
         summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": bool(fit.ok),
-                   "runs": len(fit.estimator.curves_.runs),
+                   "problems": fit.problems, "runs": len(fit.estimator.curves_.runs),
                    "n_opt_at_max": float(fit.estimator.n_opt(np.array([c_max]))[0]), "c_max": c_max,
                    **{name: e.to_dict() for name, e in est.items()}}
     state.fits.append(summary)

@@ -61,9 +61,10 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert max(r.data.metrics["compute"] for r in runs) == pytest.approx(1e21, rel=1e-6)
     # Stopping early saves compute against training every trial to the budget.
     assert outcome.spent_flops < 0.6 * outcome.trials * 1e21
-    # The frontier fit lands near the known truth (beta_opt 0.513): a loose check of the whole chain.
-    assert outcome.fit and outcome.fit["ok"]
-    assert abs(outcome.fit["beta"]["value"] - TRUTH.beta_opt) < 0.15
+    # The frontier fit lands near the known truth (beta_opt 0.513): a loose check of the whole chain. With 30
+    # resamples one that crosses too rarely leaves beta without an interval (> 2.5% of them): then it says so.
+    assert outcome.fit and abs(outcome.fit["beta"]["value"] - TRUTH.beta_opt) < 0.15
+    assert outcome.fit["ok"] or all("crossed too rarely" in p for p in outcome.fit["problems"]), outcome.fit
     assert parent.data.metrics["search/trials"] > 0  # live fits logged on the parent
 
 
