@@ -78,6 +78,13 @@ class BootstrapResult:
         """More than ``(1 - level)/2`` of the refits failed: no interval can be read (``estimate_from_draws``)."""
         return self.n_failed > (1 - self.level) / 2 * len(self.samples)
 
+    @property
+    def problems(self) -> list[str]:
+        """Why intervals are missing: too many failed refits, and each quantity withheld with its reason."""
+        found = [f"{self.n_failed} of {len(self.samples)} bootstrap refits failed (> {(1 - self.level) / 2:.1%}): "
+                 "no intervals"] if self.too_many_failed else []
+        return found + [f"{name}: {why}" for name, why in self.withheld.items()]
+
     def estimates(self) -> dict[str, Estimate]:
         return {name: Estimate(self.point[name], np.nan, np.nan, np.nan) if name in self.withheld
                 else self.derived(lambda p, name=name: p[name]) for name in self.point}

@@ -76,10 +76,7 @@ def frontier_estimate(curves: pd.DataFrame, n_bootstrap: int = 100, seed: int = 
     problems = []
     if not fit.ok_:
         problems.append(f"the L(C) fit is flagged: {fit.diagnostics_.to_dict()}")
-    if result.too_many_failed:
-        problems.append(f"{result.n_failed} of {n_bootstrap} bootstrap refits failed (> {(1 - level) / 2:.1%}): "
-                        "no intervals")
-    problems += [f"{name}: {why}" for name, why in result.withheld.items()]
+    problems += result.problems
     if result.noise["run_sd_note"].startswith("not estimated"):
         problems.append(f"run-to-run noise {result.noise['run_sd_note']}: the intervals may be too narrow")
     first, last = fit.frontier_.leader_where_shared()

@@ -56,12 +56,7 @@ class LawFit:
     def problems(self) -> list[str]:
         """Why the fit or its intervals should not be trusted as they stand (empty: ok)."""
         found = [] if self.estimator.ok_ else [f"fit flagged: {self.estimator.diagnostics_.to_dict()}"]
-        if self.bootstrap is not None:
-            if self.bootstrap.too_many_failed:
-                found.append(f"{self.bootstrap.n_failed} of {len(self.bootstrap.samples)} bootstrap refits failed "
-                             f"(> {(1 - self.bootstrap.level) / 2:.1%}): no intervals")
-            found += [f"{name}: {why}" for name, why in self.bootstrap.withheld.items()]
-        return found
+        return found + (self.bootstrap.problems if self.bootstrap is not None else [])
 
     @property
     def ok(self) -> bool:
