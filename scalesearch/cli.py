@@ -20,7 +20,7 @@ def _shape(args: argparse.Namespace) -> int:
     from scalesearch.shapes import get_family, shape_for_n_params
 
     if args.n_params is not None:
-        cfg = shape_for_n_params(args.family, args.n_params, args.aspect, args.n_ctx, args.vocab)
+        cfg = shape_for_n_params(args.family, args.n_params, args.aspect, args.n_ctx, args.vocab, args.n_head)
     elif args.n_layer is not None and args.d_model is not None:
         cfg = get_family(args.family).shape(args.n_layer, args.d_model, args.n_ctx, args.vocab, args.n_head)
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from scalesearch.fits.bootstrap import Estimate
+from scalesearch.job import model_for
 from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, load_spec
 
@@ -39,10 +40,23 @@ def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0, trial
         low, high = (max(n * grow, smallest) for n in sizes)
         return low, max(high, 2 * low)
 
-    search = s.model_copy(update={
-        "n_params": scaled(s.n_params), "n_params_limits": scaled(s.limits),
-        "stop": s.stop.model_copy(update={"flops": s.stop.flops * budget, "max_trials": trials or s.stop.max_trials}),
-        **({"max_concurrent_trials": gpus} if gpus else {})})
+    def scaled_ladder(sizes: int | list[float]) -> int | list[float]:
+        """Listed sizes move with the range, each to its nearest shape, once; if fewer than two shapes are left,
+        as many log-spaced sizes instead."""
+        if isinstance(sizes, int):
+            return sizes
+        kept = sorted({float(model_for(spec, max(n * grow, smallest)).n_params) for n in sizes})
+        return kept if len(kept) >= 2 else len(sizes)
+
+    ladder, (low, high) = scaled_ladder(s.initial_sizes), scaled(s.n_params)
+    if isinstance(ladder, list):  # shapes may round a listed size beyond the scaled range
+        low, high = min(low, ladder[0]), max(high, ladder[-1])
+    limits = scaled(s.limits)
+    search = type(s).model_validate({**s.model_dump(), **{
+        "n_params": (low, high), "n_params_limits": (min(limits[0], low), max(limits[1], high)),
+        "initial_sizes": ladder,
+        "stop": {**s.stop.model_dump(), "flops": s.stop.flops * budget, "max_trials": trials or s.stop.max_trials},
+        **({"max_concurrent_trials": gpus} if gpus else {})}})
     resources = spec.resources.model_copy(update={"use_gpu": True, "cpus_per_worker": 1.0, "num_workers": 1,
                                                   "rules": []}) if gpus else spec.resources
     return spec.model_copy(update={

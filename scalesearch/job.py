@@ -88,12 +88,13 @@ def model_for(spec: Spec, n_params: float | None = None) -> ModelConfig:
     """The job's shape: explicit depth and width, or the family's shape nearest the target N."""
     domain = make_domain(spec.domain.name, **spec.domain.options)
     m = spec.model
-    if m.n_layer is not None and n_params is None:
+    if m.d_model is not None and n_params is None:
         return get_family(m.family).shape(m.n_layer, m.d_model, domain.seq_len, domain.vocab_size, m.n_head)
     target = n_params or m.n_params
     if target is None:
         raise ValueError("no model size: give --n-params, or model.n_params (or n_layer and d_model) in the spec")
-    return shape_for_n_params(m.family, target, m.aspect, domain.seq_len, domain.vocab_size)
+    return shape_for_n_params(m.family, target, m.aspect, domain.seq_len, domain.vocab_size, m.n_head,
+                              None if m.d_model is not None else m.n_layer)
 
 
 def job_params(job: Job, fingerprint: str, tokens_per_item: dict[str, int]) -> dict[str, object]:

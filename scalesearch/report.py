@@ -46,6 +46,9 @@ RULES = {"L(N) runs": "each run's best held-out loss, runs whose running-best lo
                 "not to be trusted"}
 
 
+REPORT_FILES = (".html", ".md", ".json", ".png")  # what build_report writes
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     n_bootstrap: int = 200
@@ -320,8 +323,10 @@ def report_from_mlflow(experiment: str, tracking_uri: str | None = None, out_dir
     name), and log the files on each search's parent run under report/."""
     search = read_search(experiment, tracking_uri)
     out = build_report(search.curves, out_dir, name or experiment, options, search.trials, experiment)
-    for parent in search.parent_run_ids:
-        search.client.log_artifacts(parent, str(out), artifact_path="report")
+    written = [f for f in sorted(out.iterdir()) if f.is_file() and f.suffix in REPORT_FILES]
+    for parent in search.parent_run_ids:  # the report's own files: the folder may also hold the MLflow store
+        for path in written:
+            search.client.log_artifact(parent, str(path), artifact_path="report")
     return out
 
 

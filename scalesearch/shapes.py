@@ -61,16 +61,23 @@ def get_family(name: str) -> Family:
     return FAMILIES[name]
 
 
-def _width_quantum(d_model: float) -> int:
-    """Widths are multiples of 8 when small and of 64 from 512 on (whole heads, friendly to GPU kernels)."""
-    return 8 if d_model < 512 else 64
+def _width_quantum(d_model: float, n_head: int | None) -> int:
+    """Widths are multiples of 8 when small (two whole heads of henighan's d_model/4), of 4 with one head (a
+    finer ladder of tiny one-layer models: N = 192, 432, 768, 1200, ...), and of 64 from 512 on (friendly to GPU
+    kernels)."""
+    if d_model >= 512:
+        return 64
+    return 4 if n_head == 1 else 8
 
 
-def shape_for_n_params(family: str, n_params: float, aspect: float, n_ctx: int, vocab_size: int) -> ModelConfig:
-    """The valid shape of ``family`` whose N is closest to ``n_params`` at aspect ratio near ``aspect``.
+def shape_for_n_params(family: str, n_params: float, aspect: float, n_ctx: int, vocab_size: int,
+                       n_head: int | None = None, n_layer: int | None = None) -> ModelConfig:
+    """The valid shape of ``family`` whose N is closest to ``n_params`` at aspect ratio near ``aspect``, with
+    ``n_head`` heads if given (else the family's rule), at depth ``n_layer`` if given.
 
     Depth follows from ``N = k * aspect^2 * n_layer^3``; nearby depths are tried with the width rounded to a
-    valid multiple, and the candidate closest in log N (then in log aspect) wins.
+    valid multiple, and the candidate closest in log N (then in log aspect) wins. A fixed depth keeps a ladder
+    of tiny models in one shape family: at N ~ 1e3 the nearest shape otherwise jumps between 1 and 4 layers.
     """
     fam = get_family(family)
     if not fam.n_params_min <= n_params <= fam.n_params_max:
@@ -79,16 +86,18 @@ def shape_for_n_params(family: str, n_params: float, aspect: float, n_ctx: int, 
     if aspect <= 0:
         raise ValueError(f"aspect ratio d_model/n_layer must be positive, got {aspect}")
     ideal_layers = (n_params / (fam.n_params_per_layer_unit * aspect ** 2)) ** (1 / 3)
+    depths = [n_layer] if n_layer else range(max(1, math.floor(ideal_layers / 1.5)),
+                                             min(MAX_N_LAYER, math.ceil(ideal_layers * 1.5)) + 1)
     best, best_score = None, math.inf
-    for n_layer in range(max(1, math.floor(ideal_layers / 1.5)), min(MAX_N_LAYER, math.ceil(ideal_layers * 1.5)) + 1):
-        width = math.sqrt(n_params / (fam.n_params_per_layer_unit * n_layer))
-        q = _width_quantum(width)
+    for depth in depths:
+        width = math.sqrt(n_params / (fam.n_params_per_layer_unit * depth))
+        q = _width_quantum(width, n_head)
         for d_model in {max(MIN_D_MODEL, q * math.floor(width / q)), max(MIN_D_MODEL, q * math.ceil(width / q))}:
             try:
-                cfg = fam.shape(n_layer, d_model, n_ctx, vocab_size)
+                cfg = fam.shape(depth, d_model, n_ctx, vocab_size, n_head)
             except ValueError:
                 continue
-            score = abs(math.log(cfg.n_params / n_params)) + 0.1 * abs(math.log(d_model / n_layer / aspect))
+            score = abs(math.log(cfg.n_params / n_params)) + 0.1 * abs(math.log(d_model / depth / aspect))
             if score < best_score:
                 best, best_score = cfg, score
     if best is None:

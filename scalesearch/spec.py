@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -29,15 +30,16 @@ class ModelSpec(Section):
     family: Literal["gpt", "henighan"] = "henighan"
     aspect: float = Field(10.0, gt=0, description="d_model / n_layer when a shape is built from a target N")
     n_params: float | None = Field(None, gt=0, description="target non-embedding N of a single job")
-    n_layer: int | None = Field(None, ge=1)
+    n_layer: int | None = Field(None, ge=1, description="with d_model: one explicit shape; alone: a fixed depth, "
+                                                        "the width follows N (aspect unused)")
     d_model: int | None = Field(None, ge=1)
-    n_head: int | None = Field(None, ge=1)
+    n_head: int | None = Field(None, ge=1, description="heads of every shape; default max(2, d_model // 64)")
 
     @model_validator(mode="after")
     def _one_way_to_size(self) -> ModelSpec:
-        if (self.n_layer is None) != (self.d_model is None):
-            raise ValueError("give n_layer and d_model together (or neither, and n_params)")
-        if self.n_layer is not None and self.n_params is not None:
+        if self.d_model is not None and self.n_layer is None:
+            raise ValueError("give n_layer with d_model (or neither, and n_params)")
+        if self.d_model is not None and self.n_params is not None:
             raise ValueError("give either n_params or n_layer and d_model, not both")
         return self
 
@@ -147,7 +149,9 @@ class SearchSpec(Section):
     n_params: tuple[float, float] = Field(description="initial range [N_min, N_max] of non-embedding N")
     n_params_limits: tuple[float, float] | None = Field(
         None, description="how far range control may move the range (default: 30x beyond each end)")
-    initial_sizes: int = Field(4, ge=2, description="log-spaced sizes tried first, largest first")
+    initial_sizes: int | list[float] = Field(
+        4, description="sizes tried first, largest first: how many, log-spaced over n_params, or the N themselves "
+                       "(to pick shapes that differ by width alone, see shapes.py)")
     hyperparameters: dict[Literal["lr", "warmup_fraction", "batch_size", "beta2"], Range] = Field(
         default_factory=dict, description="tuned per trial; others come from the train section")
     sampler: Literal["tpe", "random"] = "tpe"
@@ -170,7 +174,19 @@ class SearchSpec(Section):
             llo, lhi = self.n_params_limits
             if not (0 < llo <= lo and hi <= lhi):
                 raise ValueError(f"n_params_limits [{llo:g}, {lhi:g}] must contain n_params [{lo:g}, {hi:g}]")
+        sizes = self.initial_sizes
+        if isinstance(sizes, int) and sizes < 2 or isinstance(sizes, list) and len(set(sizes)) < 2:
+            raise ValueError(f"initial_sizes must give >= 2 sizes (got {sizes})")
+        if isinstance(sizes, list) and not all(lo <= n <= hi for n in sizes):
+            raise ValueError(f"initial_sizes {sizes} must lie in n_params [{lo:g}, {hi:g}]")
         return self
+
+    @property
+    def ladder_sizes(self) -> list[float]:
+        """The initial sizes, largest first."""
+        if isinstance(self.initial_sizes, list):
+            return sorted(set(self.initial_sizes), reverse=True)
+        return [float(n) for n in np.geomspace(self.n_params[1], self.n_params[0], self.initial_sizes)]
 
     @property
     def limits(self) -> tuple[float, float]:

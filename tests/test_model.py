@@ -76,6 +76,28 @@ def test_shape_for_target_n_and_aspect():
     assert ns[0] == pytest.approx(1e4, rel=0.3) and ns[-1] == pytest.approx(1e7, rel=0.15)
 
 
+def test_one_head_gives_the_finer_ladder_of_tiny_one_layer_models():
+    """henighan N = 3 n_layer d_model^2: with one head, widths in steps of 4 (d_attn = d_model/4 need not split
+    in two), so a one-layer ladder has sizes 1.2-1.8x apart where two heads allow only 192, 768, 1728."""
+    one_head = [shape_for_n_params("henighan", n, aspect=64, n_ctx=64, vocab_size=256, n_head=1)
+                for n in (432, 1200, 2352)]
+    assert [(c.n_layer, c.d_model, c.n_head) for c in one_head] == [(1, 12, 1), (1, 20, 1), (1, 28, 1)]
+    assert [c.n_params for c in one_head] == [3 * 12 ** 2, 3 * 20 ** 2, 3 * 28 ** 2]
+    two_heads = shape_for_n_params("henighan", 1200, aspect=64, n_ctx=64, vocab_size=256)
+    assert two_heads.d_model % 8 == 0 and two_heads.n_head == 2
+
+
+def test_a_fixed_depth_keeps_every_size_at_that_depth():
+    """Without a fixed depth the nearest shape to N ~ 1e3 jumps between depths (600 -> 1 layer of 16 at aspect
+    12, 864 -> 2 layers of 12); with n_layer=2 every size is 2 layers, its width from N = 6 d_model^2."""
+    shapes = [shape_for_n_params("henighan", n, aspect=12, n_ctx=64, vocab_size=256, n_head=1, n_layer=2)
+              for n in (600, 864, 1100, 3000)]
+    assert {c.n_layer for c in shapes} == {2}
+    for c, n in zip(shapes, (600, 864, 1100, 3000)):
+        assert c.n_params == 6 * c.d_model ** 2 and abs(c.d_model - (n / 6) ** 0.5) <= 2  # nearest width, steps of 4
+    assert shape_for_n_params("henighan", 600, aspect=12, n_ctx=64, vocab_size=256, n_head=1).n_layer == 1
+
+
 def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match="does not divide into n_head"):
         ModelConfig(n_layer=2, d_model=64, d_attn=64, d_ff=256, n_head=3, n_ctx=8, vocab_size=10)

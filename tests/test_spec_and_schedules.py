@@ -28,6 +28,11 @@ def test_shipped_specs_validate():
     ("resources: {num_workers: 3}\ntrain: {batch_size: 16}", "must divide evenly over resources.num_workers=3"),
     ("- a list", "a spec is a YAML mapping"),
     ("train: {lr: [", "not valid YAML"),
+    ("model: {d_model: 64}", "give n_layer with d_model"),
+    ("search: {backend: simulate, n_params: [1.0e+3, 1.0e+4], initial_sizes: [500, 2000]}",
+     r"initial_sizes \[500.0, 2000.0\] must lie in n_params"),
+    ("search: {backend: simulate, n_params: [1.0e+3, 1.0e+4], initial_sizes: [2000, 2000]}",
+     "initial_sizes must give >= 2 sizes"),
 ])
 def test_malformed_specs_name_file_and_field(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"

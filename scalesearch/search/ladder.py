@@ -46,8 +46,8 @@ class ComputeLadder:
     def __init__(self, spec: SearchSpec, c_max: float, margin: float):
         self.spec, self.c_max, self.margin = spec.ladder, c_max, margin
         self.limit_high = spec.limits[1]
-        lo, hi = spec.n_params
-        self.ratio = (hi / lo) ** (1.0 / (spec.initial_sizes - 1)) if hi > lo else RANGE_STEP
+        sizes = spec.ladder_sizes
+        self.ratio = (sizes[0] / sizes[-1]) ** (1.0 / (len(sizes) - 1)) if sizes[0] > sizes[-1] else RANGE_STEP
 
     def reached_cap(self, state: SearchState, spent: float) -> bool:
         return state.cap < self.c_max and spent >= state.cap * (1 - EPS)

@@ -174,8 +174,8 @@ class SearchRecorder(Callback):
         line = f"[{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
         if budget:
             elapsed = time.time() - self.started
-            left = elapsed * (budget - spent) / spent if spent else float("nan")
-            line += f" ({spent / budget:.0%} of budget, ~{left / 60:.0f} min left at most)"
+            left = f"~{elapsed * (budget - spent) / spent / 60:.0f} min left at most" if spent else "time left unknown yet"
+            line += f" ({spent / budget:.0%} of budget, {left})"
         line += f" | N range {self.state.n_range[0]:.3g}..{self.state.n_range[1]:.3g}"
         if self.state.cap is not None:
             line += f", trial cap {self.state.cap:.3g} FLOPs (ladder level {self.state.level})"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import pickle
 
-import numpy as np
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
@@ -43,13 +42,12 @@ class FrontierSearch(OptunaSearch):
         self.continuations: set[str] = set()  # trial ids that continue another trial's curve
         # Optuna's own storage and study name, so that a second handle on the study can enqueue trials.
         self.storage, self.study_name = optuna.storages.InMemoryStorage(), f"scalesearch-{spec.seed}"
-        sampler = (optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=spec.initial_sizes)
+        sampler = (optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=len(spec.ladder_sizes))
                    if spec.sampler == "tpe" else optuna.samplers.RandomSampler(seed=spec.seed))
         middle = {name: _middle(r) for name, r in spec.hyperparameters.items()}
-        ladder = np.geomspace(spec.n_params[1], spec.n_params[0], spec.initial_sizes)
         super().__init__(space=self.define_trial, metric=LOSS, mode="min", sampler=sampler,
                          study_name=self.study_name, storage=self.storage,
-                         points_to_evaluate=[{"n_params": float(n), **middle} for n in ladder])
+                         points_to_evaluate=[{"n_params": n, **middle} for n in spec.ladder_sizes])
 
     def suggest(self, trial_id: str) -> dict | None:
         """The ladder's queued trials first (module docstring), then Optuna's."""

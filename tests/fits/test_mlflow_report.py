@@ -3,6 +3,7 @@
 import argparse
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +70,18 @@ def test_report_function_reads_search_and_logs_artifacts(search, tmp_path):
     out = report_from_mlflow("toy-search", uri, tmp_path / "reports", ReportOptions(n_bootstrap=40))
     assert out == tmp_path / "reports" / "toy-search"
     check_report_files(out, client, parents)
+
+
+def test_a_report_written_beside_its_mlflow_store_logs_only_its_own_files(search):
+    """Writing reports/demo next to reports/demo/mlflow.db once logged that whole folder, the store's artifact
+    folder in it included, into itself until the path was too long."""
+    uri, client, parents = search
+    store = Path(uri.removeprefix("sqlite:///")).parent
+    out = report_from_mlflow("toy-search", uri, store.parent, ReportOptions(n_bootstrap=40), name=store.name)
+    assert out == store and (store / "mlflow.db").exists()
+    for parent in parents:
+        logged = {f.path for f in client.list_artifacts(parent, "report")}
+        assert "report/fits.json" in logged and not logged & {"report/mlflow.db", "report/artifacts"}, logged
 
 
 def test_report_cli(search, tmp_path, monkeypatch):
