@@ -46,8 +46,9 @@ ratios are of the medians. A method that is not accurate by its last step counts
   ladder move it up to the limits). The search ends by itself once the frontier at ``C_max`` is settled; its
   precision stop is turned off so that otherwise the run goes on to ``--search-trials`` (or 30 ``C_max`` of
   compute; continuations of trials count as trials); where it **would have stopped by precision** (the first
-  refit of >= 6 trials whose 95% CIs are narrower than the default targets, beta 0.06 and alpha_C 0.04: the
-  rules of the search's own ``stop_reason``) is read from the refits it logged to MLflow, with its error there.
+  refit of >= 6 runs whose 95% CIs are narrower than the default targets, beta 0.06 and alpha_C 0.04, by the
+  search's own ``control.precision_reached``) is read from the refits it logged to MLflow
+  (``search/refits.json``), with its error there.
 - (c) and (d) are evaluated the same way: after every finished trial, the frontier fit on all curves so far
   (running trials' partial curves included), at the compute spent so far (every trial's latest report).
   For (d) this is the fit a search refitting after every trial would hold.
@@ -77,6 +78,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray import tune
@@ -85,10 +87,11 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
-from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
 from scalesearch.job import ensure_ray
+from scalesearch.search.control import precision_reached
 from scalesearch.search import run_search
+from scalesearch.search.recorder import REFITS_FILE
 from scalesearch.search.run import _tune_env
 from scalesearch.search.scheduler import COMPUTE, LOSS, FrontierScheduler
 from scalesearch.search.simulator import SimulatedLaw
@@ -282,17 +285,13 @@ def asha(seed: int, samples: int, storage: Path) -> dict:
 
 
 def self_stop(client: MlflowClient, parent: str) -> dict:
-    """Where the search would have ended by itself: the first refit it logged whose CIs meet the default targets,
-    on >= MIN_RUNS_FOR_RUN_NOISE trials (control.stop_reason's rules; the range cannot move here)."""
-    history = {key: {m.step: m.value for m in client.get_metric_history(parent, key)}
-               for key in ("search/spent_flops", "search/trials", "fit/beta", "fit/alpha_C", "fit/beta_ci_width",
-                           "fit/alpha_C_ci_width")}
-    for step in sorted(history["fit/beta_ci_width"]):
-        if (history["search/trials"][step] >= MIN_RUNS_FOR_RUN_NOISE
-                and history["fit/beta_ci_width"][step] <= STOP_TARGETS.beta_ci_width
-                and history["fit/alpha_C_ci_width"][step] <= STOP_TARGETS.alpha_c_ci_width):
-            found = errors({"beta": history["fit/beta"][step], "alpha_C": history["fit/alpha_C"][step]})
-            return {"compute": history["search/spent_flops"][step], "beta_error": found["beta_error"],
+    """Where the search would have ended by itself: the first refit it logged (search/refits.json) at which
+    ``control.precision_reached`` says so with the default targets."""
+    refits = mlflow.artifacts.load_dict(f"{client.get_run(parent).info.artifact_uri}/{REFITS_FILE}")
+    for step, fit in enumerate(refits):
+        if precision_reached(fit, STOP_TARGETS, fit.get("range_moved", False)):
+            found = errors({"beta": fit["beta"]["value"], "alpha_C": fit["alpha_C"]["value"]})
+            return {"compute": fit["spent_flops"], "beta_error": found["beta_error"],
                     "alpha_C_error": found["alpha_C_error"], "refit": step}
     return {"compute": math.inf, "beta_error": math.nan, "alpha_C_error": math.nan, "refit": None}
 

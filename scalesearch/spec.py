@@ -133,13 +133,17 @@ class LadderSpec(Section):
     ``budget.flops`` and rises by ``factor`` once the frontier below the cap is settled, so the search reads the
     cheap low-compute frontier first, as IsoFLOP profiles and small grids do. The search ends once the frontier
     at ``budget.flops`` is settled too. Start ``search.n_params`` at the low end of the sizes: range control
-    and the ladder move it up."""
+    and the ladder move it up. The sizes the ladder proposes (its initial ones, the new ones of each level) get
+    a tuned learning rate that follows ``lr_exponent`` along N: one lr for every size puts the largest ones
+    off their optimum and moves their crossings, and with them the fitted ``beta``."""
 
     start_flops: float = Field(gt=0, description="the first per-trial compute cap; below budget.flops")
     factor: float = Field(10.0, gt=1, description="the cap is multiplied by this at each step, up to budget.flops")
     crossings: int = Field(2, ge=1, description="times the lead on the frontier must pass to a larger size "
                                                 "within a level before the cap rises (besides N_opt at the cap "
                                                 "bracketed by a larger size)")
+    lr_exponent: float = Field(-0.25, description="a tuned lr moves along N as N^this between the sizes the "
+                                                  "ladder proposes (Henighan Table 5: the best lr falls ~N^-0.25)")
 
 
 class SearchSpec(Section):

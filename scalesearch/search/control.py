@@ -1,13 +1,18 @@
 """The search's own decisions between trials: refit the frontier, move the range of N, and end the search.
 
-- Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials.
-- Range control: grow the range upwards while the largest size tried is still the best at the highest compute
-  reached, or the fitted ``N_opt(C_max)`` is within a factor ``HEADROOM`` of the range's top; grow it downwards while the
+- Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials
+  and at each rise of a compute ladder's cap, on every curve. Fitting only the curves near the envelope was
+  tried: where a near curve stopped early, the envelope at the higher compute points has fewer curves, and the
+  simulated search of tests/search/test_search.py lost its fit (1 interior size left on the hull; every curve: beta
+  0.47).
+- Range control: grow the range upwards while the largest size tried is still the best at the second highest
+  compute reached (at the highest, often one curve alone has a report: it leads there by default), or the fitted
+  ``N_opt(C_max)`` is within a factor ``HEADROOM`` of the range's top; grow it downwards while the
   smallest size is the best at the lowest compute, until a compute ladder's cap first rises (from then on the
   ladder moves the lower end up, search/ladder.py). Each step moves an end by ``RANGE_STEP``, within the limits.
 - Stop: the compute (FLOPs, PF-days) or GPU-hour budget is spent, or the 95% CIs of ``beta`` and ``alpha_C`` are
-  narrower than asked with the range settled. Not on a fit of fewer than ``MIN_RUNS_FOR_RUN_NOISE`` runs: there
-  the bootstrap leaves run-to-run noise out (fits/curve_bootstrap.py) and its CIs are too narrow; on the simulator
+  narrower than asked (``precision_reached``) on an ``ok`` fit with the range settled. Not on a fit of fewer
+  than ``MIN_RUNS_FOR_RUN_NOISE`` runs: there the bootstrap leaves run-to-run noise out (fits/curve_bootstrap.py) and its CIs are too narrow; on the simulator
   a search of 5 ladder trials stopped at its first refit with alpha_C 0.03 off the truth (benchmarks/RESULTS.md,
   search efficiency). ``SearchStopper`` hands the verdict to Tune.
 """
@@ -20,7 +25,7 @@ from ray.tune.stopper import Stopper
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.search.state import SearchState
-from scalesearch.spec import SearchSpec
+from scalesearch.spec import SearchSpec, StopSpec
 
 HEADROOM = 2.0  # the largest size should be at least this many times N_opt(C_max)
 RANGE_STEP = 3.0
@@ -65,7 +70,7 @@ def update_range(state: SearchState, spec: SearchSpec, fit: dict | None) -> bool
     sizes = [c.n_params for c in curves]
     lo, hi = state.n_range
     lim_lo, lim_hi = spec.limits
-    top = max(c.spent for c in curves)
+    top = sorted(c.spent for c in curves)[-2]  # reached by two curves at least
     bottom = max(min(c.compute[0] for c in curves), min(c.compute[1] for c in curves))
     n_opt_high = fit is not None and fit.get("ok") and fit["n_opt_at_max"] * HEADROOM > hi
     if (_best_at(state, top) == max(sizes) or n_opt_high) and hi < lim_hi:
@@ -77,8 +82,26 @@ def update_range(state: SearchState, spec: SearchSpec, fit: dict | None) -> bool
     return moved
 
 
-def _ci_width(fit: dict, name: str) -> float:
-    return fit[name]["ci_high"] - fit[name]["ci_low"]
+def ci_width(fit: dict, name: str) -> float:
+    """The width of the 95% CI of ``name`` in a refit's summary; NaN where the fit gave none."""
+    estimate = fit.get(name) or {}
+    width = estimate.get("ci_high", np.nan) - estimate.get("ci_low", np.nan)
+    return float(width) if np.isfinite(width) else np.nan
+
+
+def precision_reached(fit: dict | None, stop: StopSpec, range_moved: bool) -> str | None:
+    """Why this refit is precise enough to end the search, or None (module docstring). A NaN width (an interval
+    the bootstrap could not read) is never narrow enough."""
+    if fit is None or not fit.get("ok") or range_moved or stop.beta_ci_width is None:
+        return None
+    if fit.get("runs", 0) < MIN_RUNS_FOR_RUN_NOISE:  # CIs without run-to-run noise: too narrow to stop on
+        return None
+    beta_w, alpha_w = ci_width(fit, "beta"), ci_width(fit, "alpha_C")
+    alpha_ok = stop.alpha_c_ci_width is None or alpha_w <= stop.alpha_c_ci_width
+    if beta_w <= stop.beta_ci_width and alpha_ok:
+        return (f"precision reached: 95% CI widths beta {beta_w:.3f} <= {stop.beta_ci_width}, "
+                f"alpha_C {alpha_w:.3f} <= {stop.alpha_c_ci_width} (fit of {fit['runs']} runs near the frontier)")
+    return None
 
 
 def stop_reason(state: SearchState, spec: SearchSpec, fit: dict | None, range_moved: bool) -> str | None:
@@ -88,15 +111,7 @@ def stop_reason(state: SearchState, spec: SearchSpec, fit: dict | None, range_mo
         return f"compute budget spent: {state.spent_flops:.3g} of {budget:.3g} FLOPs"
     if stop.gpu_hours is not None and state.gpu_hours >= stop.gpu_hours:
         return f"GPU-hour budget spent: {state.gpu_hours:.2f} of {stop.gpu_hours:g}"
-    if fit is None or not fit.get("ok") or range_moved or stop.beta_ci_width is None:
-        return None
-    if fit.get("runs", 0) < MIN_RUNS_FOR_RUN_NOISE:  # CIs without run-to-run noise: too narrow to stop on
-        return None
-    beta_w, alpha_w = _ci_width(fit, "beta"), _ci_width(fit, "alpha_C")
-    if beta_w <= stop.beta_ci_width and (stop.alpha_c_ci_width is None or alpha_w <= stop.alpha_c_ci_width):
-        return (f"precision reached: 95% CI widths beta {beta_w:.3f} <= {stop.beta_ci_width}, "
-                f"alpha_C {alpha_w:.3f} <= {stop.alpha_c_ci_width}")
-    return None
+    return precision_reached(fit, stop, range_moved)
 
 
 class SearchStopper(Stopper):

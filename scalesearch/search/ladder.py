@@ -4,8 +4,9 @@ A frontier search with every trial allowed ``budget.flops`` from the start spend
 largest sizes, although the frontier's exponents are the same at every scale and the low compute range is cheap.
 With ``search.ladder`` set, every trial is capped at ``state.cap``, first ``start_flops``. A level is
 **settled** when, at its cap, the size that leads there is bracketed by a larger one (that reached the cap, or
-was projected never to lead before it) and the lead on the envelope passed to a larger size at least
-``crossings`` times within the level (since the cap below). Then the cap rises by ``factor``, and:
+was projected never to lead before it), or is itself at the range's hard limit, and the lead on the envelope
+passed to a larger size at least ``crossings`` times within the level (since the cap below). Then the cap rises
+by ``factor``, and:
 
 - the range's lower end moves up to the leader (a smaller size is behind at the cap and falls further behind),
   its upper end grows by ``RANGE_STEP`` (range control at the refits grows it further);
@@ -16,9 +17,10 @@ was projected never to lead before it) and the lead on the envelope passed to a 
   new level per size and, on the simulator, put identical curves in the fit. Pausing them (Tune's PAUSE) is not
   used: a paused trial keeps its slot in the searcher's concurrency limit, so a level whose trials all wait at
   the cap would hold the search still;
-- new sizes, untried so far, are queued log-spaced at the initial ladder's ratio from the leader up to the
-  range's top, with the leader's hyperparameters (the best known near there; Optuna sampling them instead made
-  the frontier noisier: beta 0.03-0.15 off at the end on the benchmark's 3 seeds).
+- new sizes, neither tried nor queued so far (``state.proposed``), are queued log-spaced at the initial ladder's
+  ratio from the leader up to the range's top, with the leader's hyperparameters (the best known near there;
+  Optuna sampling them instead made the frontier noisier: beta 0.03-0.15 off at the end on the benchmark's 3
+  seeds), except a tuned learning rate, which follows ``lr_exponent`` from the leader's (``transfer_lr``).
 
 Continuations and new sizes run smallest first, so that the frontier above the old cap grows upwards from where
 it was settled (largest first, the snapshot after a rise had alpha_C 0.073 off on the benchmark's seed 0, 0.040
@@ -35,6 +37,16 @@ from scalesearch.search.control import RANGE_STEP
 from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, PROJECTED, SearchState
 from scalesearch.spec import SearchSpec
 
+def transfer_lr(spec: SearchSpec, config: dict, n_from: float, n_to: float) -> dict:
+    """``config`` (tuned at ``n_from``) for a size ``n_to``: a tuned learning rate moves along N as
+    ``N^lr_exponent``, kept within its search range (the range is the user's bound on it)."""
+    r = spec.hyperparameters.get("lr")
+    if spec.ladder is None or r is None or r.choices is not None or "lr" not in config:
+        return config
+    lr = config["lr"] * (n_to / n_from) ** spec.ladder.lr_exponent
+    return {**config, "lr": float(min(max(lr, r.low), r.high))}
+
+
 SAME_SIZE = 1.25  # sizes within this factor are one size (hyperparameter variants), as in SearchState.dominated
 EPS = 1e-9  # report points and caps are both products of floats: equal within this
 GRID_PER_DECADE = 20  # where crossings are looked for, as the frontier fit's envelope does
@@ -44,7 +56,7 @@ class ComputeLadder:
     """Raises ``state.cap`` once the level below it is settled and queues the next level's trials."""
 
     def __init__(self, spec: SearchSpec, c_max: float, margin: float):
-        self.spec, self.c_max, self.margin = spec.ladder, c_max, margin
+        self.search, self.spec, self.c_max, self.margin = spec, spec.ladder, c_max, margin
         self.limit_high = spec.limits[1]
         sizes = spec.ladder_sizes
         self.ratio = (sizes[0] / sizes[-1]) ** (1.0 / (len(sizes) - 1)) if sizes[0] > sizes[-1] else RANGE_STEP
@@ -68,7 +80,8 @@ class ComputeLadder:
         if leader is None:
             return False
         n_lead, reasons = state.curves[leader].n_params, state.stop_reasons
-        bracketed = state.n_range[1] >= self.limit_high or any(
+        # At the hard limit nothing larger will come, but that brackets the leader only if it is there itself.
+        bracketed = n_lead * SAME_SIZE >= self.limit_high or any(
             c.n_params > n_lead * SAME_SIZE and (c.spent >= state.cap * (1 - EPS)
                                                   or reasons.get(cid, "").startswith(PROJECTED))
             for cid, c in state.curves.items())
@@ -110,10 +123,13 @@ class ComputeLadder:
             del state.stop_reasons[cid]
             state.queued.append({**state.curves[cid].config, CONTINUES: cid,
                                  CONTINUES_AFTER: state.curves[cid].spent})
-        sizes = [c.n_params for c in state.curves.values() if c.n_params >= leader.n_params]  # tried, or running
+        sizes = [c.n_params for c in state.curves.values()] + sorted(state.proposed)  # tried, running or queued
         tuned = {k: v for k, v in leader.config.items() if k not in ("n_params", CONTINUES, CONTINUES_AFTER)}
         top = int(np.floor(np.log(state.n_range[1] / leader.n_params) / np.log(self.ratio) + EPS))
         for n in leader.n_params * self.ratio ** np.arange(1, top + 1):
+            n = min(float(n), state.n_range[1])
             if all(max(n, s) / min(n, s) > SAME_SIZE for s in sizes):
-                state.queued.append({**tuned, "n_params": min(float(n), state.n_range[1])})
+                state.queued.append({**transfer_lr(self.search, tuned, leader.n_params, n), "n_params": n})
+                state.proposed.add(n)
+                sizes.append(n)
         return True

@@ -28,6 +28,7 @@ LOGGED_PREFIXES = ("heldout_loss", "eval/", "train_loss", "compute", "tokens", "
 FLUSH_POINTS = 500
 MAX_BATCH = 1000
 CLOSED = ("finished", "stopped", "diverged", "failed")  # the statuses of ended trial runs
+REFITS_FILE = "search/refits.json"  # on the parent run: every refit's summary
 
 
 class SearchRecorder(Callback):
@@ -45,6 +46,7 @@ class SearchRecorder(Callback):
         self.running: dict[str, float] = {}  # curve id -> N, for the progress line
         self.completed = 0
         self.last_fit: dict | None = None  # the last refit's, for the progress line between refits
+        self.level_fitted = 0  # the compute ladder's level at the last refit: a rise refits once more
         self.started = time.time()
         self._client: MlflowClient | None = None
 
@@ -79,6 +81,8 @@ class SearchRecorder(Callback):
                   "scalesearch.trial_id": trial.trial_id, "scalesearch.backend": self.spec.search.backend})
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info) -> None:
+        if self.state.level != self.level_fitted:  # the scheduler's ladder raised the cap on this report
+            self.refit()
         tid, step = curve_id(trial.trial_id, trial.config), int(result.get("tokens", 0))
         if tid not in self.runs or tid in self.closed or step <= self.logged.get(tid, -1):
             return
@@ -119,6 +123,8 @@ class SearchRecorder(Callback):
             if curve_id(trial.trial_id, trial.config) in self.running:
                 self._close(trial, "stopped", f"search ended: {self.state.finished or 'Tune ended the experiment'}")
         self.flush()
+        # Every refit's summary, as the range control and the precision stop read it (benchmarks replay them).
+        self.client.log_dict(self.parent_run_id, self.state.fits, REFITS_FILE)
         if self.state.finished:
             self.client.set_tag(self.parent_run_id, "scalesearch.finished_reason", self.state.finished)
 
@@ -148,19 +154,24 @@ class SearchRecorder(Callback):
 
     def refit(self) -> dict | None:
         """Refit the frontier, move the range, log the live fit on the parent run and decide whether to end."""
+        self.level_fitted = self.state.level
         fit = control.refit(self.state, self.spec.search, seed=self.spec.search.seed)
         moved = control.update_range(self.state, self.spec.search, fit)
+        if fit is not None:
+            fit["range_moved"] = moved  # the precision stop waits for a settled range
         reason = control.stop_reason(self.state, self.spec.search, fit, moved)
         if reason and self.state.finished is None:
             self.state.finished = reason
         step = len(self.state.fits)
         metrics = {"search/spent_flops": self.state.spent_flops, "search/trials": len(self.state.curves),
                    "search/n_min": self.state.n_range[0], "search/n_max": self.state.n_range[1],
+                   "search/range_moved": float(moved),
                    **({"search/trial_cap": self.state.cap} if self.state.cap is not None else {})}
         if fit and fit.get("ok"):
+            metrics["fit/runs"] = fit["runs"]
             for name in ("beta", "alpha_C", "L_inf"):
-                metrics.update({f"fit/{name}": fit[name]["value"], f"fit/{name}_ci_width":
-                                fit[name]["ci_high"] - fit[name]["ci_low"]})
+                metrics.update({f"fit/{name}": fit[name]["value"],
+                                f"fit/{name}_ci_width": control.ci_width(fit, name)})
         now = int(time.time() * 1000)
         self.client.log_batch(self.parent_run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
         self.last_fit = fit
@@ -196,6 +207,7 @@ class SearchRecorder(Callback):
         return {"runs": self.runs, "completed": self.completed, "n_range": list(s.n_range),
                 "stop_reasons": s.stop_reasons, "fits": json.dumps(s.fits), "finished": s.finished,
                 "ladder": json.dumps({"cap": s.cap, "level": s.level, "queued": s.queued,
+                                      "proposed": sorted(s.proposed),
                                       "configs": {cid: curve.config for cid, curve in s.curves.items()}})}
 
     def set_state(self, saved: dict) -> None:
@@ -208,6 +220,8 @@ class SearchRecorder(Callback):
         self.logged = load_curves(self.client, self.runs, self.state)
         ladder = json.loads(saved["ladder"])
         self.state.cap, self.state.level, self.state.queued[:] = ladder["cap"], ladder["level"], ladder["queued"]
+        self.state.proposed.update(ladder.get("proposed", []))  # a search saved before it was kept: none
+        self.level_fitted = self.state.level
         for cid, config in ladder["configs"].items():
             if cid in self.state.curves:
                 self.state.curves[cid].config = config

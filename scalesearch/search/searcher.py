@@ -3,7 +3,9 @@
 The sampler is Optuna's TPE with ``multivariate=True``: the good learning rate falls with N (Henighan Table 5),
 so N and the hyperparameters must be modelled jointly, not one at a time; it is seeded, so a search repeats.
 The first trials are a log-spaced ladder of sizes, largest first: a smaller model can only be stopped once a
-larger one's curve is there to beat it.
+larger one's curve is there to beat it. They take the middle of each hyperparameter's range; with a compute
+ladder, a tuned learning rate takes it at the ladder's middle size and follows ``ladder.lr_exponent`` along N
+from there (search/ladder.py's ``transfer_lr``), as the ladder's later sizes do.
 
 What Optuna minimises is not a trial's final loss (trials stop at different compute, so those do not compare)
 but its distance to the frontier at equal compute (``SearchState.frontier_excess``): negative for a trial that
@@ -23,6 +25,7 @@ import pickle
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from scalesearch.search.ladder import transfer_lr
 from scalesearch.search.scheduler import LOSS
 from scalesearch.search.state import CONTINUES, SearchState
 from scalesearch.spec import Range, SearchSpec
@@ -45,9 +48,12 @@ class FrontierSearch(OptunaSearch):
         sampler = (optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=len(spec.ladder_sizes))
                    if spec.sampler == "tpe" else optuna.samplers.RandomSampler(seed=spec.seed))
         middle = {name: _middle(r) for name, r in spec.hyperparameters.items()}
+        sizes = spec.ladder_sizes
+        n_middle = math.sqrt(sizes[0] * sizes[-1])
+        state.proposed.update(sizes)
         super().__init__(space=self.define_trial, metric=LOSS, mode="min", sampler=sampler,
                          study_name=self.study_name, storage=self.storage,
-                         points_to_evaluate=[{"n_params": n, **middle} for n in spec.ladder_sizes])
+                         points_to_evaluate=[{"n_params": n, **transfer_lr(spec, middle, n_middle, n)} for n in sizes])
 
     def suggest(self, trial_id: str) -> dict | None:
         """The ladder's queued trials first (module docstring), then Optuna's."""

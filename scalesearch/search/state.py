@@ -77,6 +77,9 @@ class SearchState:
     cap: float | None = None  # a compute ladder's per-trial compute cap now (None: no ladder)
     level: int = 0  # how many times the ladder's cap has risen
     queued: list[dict] = field(default_factory=list)  # configs the ladder asks the searcher to run next
+    # Every size the ladder has queued: one still queued, or started with no report yet, is in no curve, and a
+    # second rise before it runs would queue it again.
+    proposed: set[float] = field(default_factory=set)
 
     def add(self, trial_id: str, n_params: float, compute: float, loss: float, config: dict | None = None) -> None:
         self.curves.setdefault(trial_id, Curve(n_params, dict(config or {}))).add(compute, loss)

@@ -9,7 +9,7 @@ from ray.tune.schedulers import TrialScheduler
 from scalesearch.compute import report_points
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.search.control import stop_reason
+from scalesearch.search.control import ci_width, precision_reached, stop_reason
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec
@@ -108,3 +108,21 @@ def test_no_precision_stop_on_a_fit_whose_bootstrap_could_not_measure_run_noise(
     state = SearchState(n_range=(1e7, 1e9))
     assert stop_reason(state, spec, {**narrow, "runs": MIN_RUNS_FOR_RUN_NOISE - 1}, False) is None
     assert stop_reason(state, spec, {**narrow, "runs": MIN_RUNS_FOR_RUN_NOISE}, False).startswith("precision")
+
+
+def test_the_precision_stop_waits_for_both_intervals_a_settled_range_and_an_ok_fit():
+    """An interval the bootstrap withheld (NaN) is never narrow enough; a wide one, a moved range or a fit with
+    problems do not stop the search either; the stop names both widths."""
+    spec = SearchSpec(n_params=(1e7, 1e9), stop={"beta_ci_width": 0.06, "alpha_c_ci_width": 0.04})
+    fit = {"ok": True, "runs": MIN_RUNS_FOR_RUN_NOISE, "beta": {"ci_low": 0.50, "ci_high": 0.55},
+           "alpha_C": {"ci_low": 0.17, "ci_high": 0.20}}
+    reason = precision_reached(fit, spec.stop, range_moved=False)
+    assert reason and "beta 0.050 <= 0.06" in reason and "alpha_C 0.030 <= 0.04" in reason
+    assert precision_reached(fit, spec.stop, range_moved=True) is None
+    assert precision_reached({**fit, "ok": False}, spec.stop, range_moved=False) is None
+    wide = {**fit, "alpha_C": {"ci_low": 0.15, "ci_high": 0.20}}
+    assert precision_reached(wide, spec.stop, range_moved=False) is None
+    withheld = {**fit, "beta": {"value": 0.52, "ci_low": float("nan"), "ci_high": float("nan")}}
+    assert np.isnan(ci_width(withheld, "beta"))
+    assert precision_reached(withheld, spec.stop, range_moved=False) is None
+    assert precision_reached(None, spec.stop, range_moved=False) is None

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+import mlflow
 from mlflow.tracking import MlflowClient
 
 from scalesearch.compute import report_points
@@ -66,6 +67,10 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert outcome.fit and abs(outcome.fit["beta"]["value"] - TRUTH.beta_opt) < 0.15
     assert outcome.fit["ok"] or all("crossed too rarely" in p for p in outcome.fit["problems"]), outcome.fit
     assert parent.data.metrics["search/trials"] > 0  # live fits logged on the parent
+    # Every live refit's summary, as the range control and the precision stop read it, one per logged step.
+    refits = mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/search/refits.json")
+    assert len(refits) == len(client.get_metric_history(parent.info.run_id, "search/trials")) > 0
+    assert all("ok" in fit and fit["trials"] <= 10 for fit in refits)
 
 
 def test_a_search_that_spends_its_budget_closes_the_trials_still_running(tmp_path, ray_local):
