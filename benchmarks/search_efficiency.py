@@ -77,8 +77,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray import tune
@@ -89,8 +89,8 @@ from ray.tune.search.optuna import OptunaSearch
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
 from scalesearch.job import ensure_ray
-from scalesearch.search.control import precision_reached
 from scalesearch.search import run_search
+from scalesearch.search.control import precision_reached
 from scalesearch.search.recorder import REFITS_FILE
 from scalesearch.search.run import _tune_env
 from scalesearch.search.scheduler import COMPUTE, LOSS, FrontierScheduler
@@ -288,7 +288,7 @@ def self_stop(client: MlflowClient, parent: str) -> dict:
     """Where the search would have ended by itself: the first refit it logged (search/refits.json) at which
     ``control.precision_reached`` says so with the default targets."""
     refits = mlflow.artifacts.load_dict(f"{client.get_run(parent).info.artifact_uri}/{REFITS_FILE}")
-    for step, fit in enumerate(refits):
+    for step, fit in enumerate(refits, 1):  # numbered as the parent run's fit/ metric steps
         if precision_reached(fit, STOP_TARGETS, fit.get("range_moved", False)):
             found = errors({"beta": fit["beta"]["value"], "alpha_C": fit["alpha_C"]["value"]})
             return {"compute": fit["spent_flops"], "beta_error": found["beta_error"],

@@ -3,8 +3,8 @@
 - Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials
   and at each rise of a compute ladder's cap, on every curve. Fitting only the curves near the envelope was
   tried: where a near curve stopped early, the envelope at the higher compute points has fewer curves, and the
-  simulated search of tests/search/test_search.py lost its fit (1 interior size left on the hull; every curve: beta
-  0.47).
+  simulated search of tests/search/test_search.py lost its fit (1 interior size left on the hull; on every
+  curve: beta 0.47).
 - Range control: grow the range upwards while the largest size tried is still the best at the second highest
   compute reached (at the highest, often one curve alone has a report: it leads there by default), or the fitted
   ``N_opt(C_max)`` is within a factor ``HEADROOM`` of the range's top; grow it downwards while the
@@ -12,9 +12,9 @@
   ladder moves the lower end up, search/ladder.py). Each step moves an end by ``RANGE_STEP``, within the limits.
 - Stop: the compute (FLOPs, PF-days) or GPU-hour budget is spent, or the 95% CIs of ``beta`` and ``alpha_C`` are
   narrower than asked (``precision_reached``) on an ``ok`` fit with the range settled. Not on a fit of fewer
-  than ``MIN_RUNS_FOR_RUN_NOISE`` runs: there the bootstrap leaves run-to-run noise out (fits/curve_bootstrap.py) and its CIs are too narrow; on the simulator
-  a search of 5 ladder trials stopped at its first refit with alpha_C 0.03 off the truth (benchmarks/RESULTS.md,
-  search efficiency). ``SearchStopper`` hands the verdict to Tune.
+  than ``MIN_RUNS_FOR_RUN_NOISE`` runs: there the bootstrap leaves run-to-run noise out (fits/curve_bootstrap.py)
+  and its CIs are too narrow; on the simulator a search of 5 ladder trials stopped at its first refit with
+  alpha_C 0.03 off the truth (benchmarks/RESULTS.md, search efficiency). ``SearchStopper`` hands the verdict to Tune.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def precision_reached(fit: dict | None, stop: StopSpec, range_moved: bool) -> st
     alpha_ok = stop.alpha_c_ci_width is None or alpha_w <= stop.alpha_c_ci_width
     if beta_w <= stop.beta_ci_width and alpha_ok:
         return (f"precision reached: 95% CI widths beta {beta_w:.3f} <= {stop.beta_ci_width}, "
-                f"alpha_C {alpha_w:.3f} <= {stop.alpha_c_ci_width} (fit of {fit['runs']} runs near the frontier)")
+                f"alpha_C {alpha_w:.3f} <= {stop.alpha_c_ci_width} (fit of {fit['runs']} runs)")
     return None
 
 

@@ -37,6 +37,11 @@ from scalesearch.search.control import RANGE_STEP
 from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, PROJECTED, SearchState
 from scalesearch.spec import SearchSpec
 
+SAME_SIZE = 1.25  # sizes within this factor are one size (hyperparameter variants), as in SearchState.dominated
+EPS = 1e-9  # report points and caps are both products of floats: equal within this
+GRID_PER_DECADE = 20  # where crossings are looked for, as the frontier fit's envelope does
+
+
 def transfer_lr(spec: SearchSpec, config: dict, n_from: float, n_to: float) -> dict:
     """``config`` (tuned at ``n_from``) for a size ``n_to``: a tuned learning rate moves along N as
     ``N^lr_exponent``, kept within its search range (the range is the user's bound on it)."""
@@ -45,11 +50,6 @@ def transfer_lr(spec: SearchSpec, config: dict, n_from: float, n_to: float) -> d
         return config
     lr = config["lr"] * (n_to / n_from) ** spec.ladder.lr_exponent
     return {**config, "lr": float(min(max(lr, r.low), r.high))}
-
-
-SAME_SIZE = 1.25  # sizes within this factor are one size (hyperparameter variants), as in SearchState.dominated
-EPS = 1e-9  # report points and caps are both products of floats: equal within this
-GRID_PER_DECADE = 20  # where crossings are looked for, as the frontier fit's envelope does
 
 
 class ComputeLadder:
@@ -123,7 +123,7 @@ class ComputeLadder:
             del state.stop_reasons[cid]
             state.queued.append({**state.curves[cid].config, CONTINUES: cid,
                                  CONTINUES_AFTER: state.curves[cid].spent})
-        sizes = [c.n_params for c in state.curves.values()] + sorted(state.proposed)  # tried, running or queued
+        sizes = [*(c.n_params for c in state.curves.values()), *state.proposed]  # tried, running or queued
         tuned = {k: v for k, v in leader.config.items() if k not in ("n_params", CONTINUES, CONTINUES_AFTER)}
         top = int(np.floor(np.log(state.n_range[1] / leader.n_params) / np.log(self.ratio) + EPS))
         for n in leader.n_params * self.ratio ** np.arange(1, top + 1):

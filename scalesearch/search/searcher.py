@@ -53,7 +53,8 @@ class FrontierSearch(OptunaSearch):
         state.proposed.update(sizes)
         super().__init__(space=self.define_trial, metric=LOSS, mode="min", sampler=sampler,
                          study_name=self.study_name, storage=self.storage,
-                         points_to_evaluate=[{"n_params": n, **transfer_lr(spec, middle, n_middle, n)} for n in sizes])
+                         points_to_evaluate=[{"n_params": n, **transfer_lr(spec, middle, n_middle, n)}
+                                             for n in sizes])
 
     def suggest(self, trial_id: str) -> dict | None:
         """The ladder's queued trials first (module docstring), then Optuna's."""

@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 import yaml
-import mlflow
 from mlflow.tracking import MlflowClient
 
 from scalesearch.compute import report_points
