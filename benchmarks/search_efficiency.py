@@ -89,10 +89,9 @@ from ray.tune.search.optuna import OptunaSearch
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
 from scalesearch.job import ensure_ray
-from scalesearch.search import run_search
 from scalesearch.search.control import precision_reached
 from scalesearch.search.recorder import REFITS_FILE
-from scalesearch.search.run import _tune_env
+from scalesearch.search.run import _tune_env, run_search
 from scalesearch.search.scheduler import COMPUTE, LOSS, FrontierScheduler
 from scalesearch.search.simulator import SimulatedLaw
 from scalesearch.search.state import SearchState, curve_id

@@ -30,7 +30,6 @@ from scalesearch.data.batches import BatchSampler, fixed_batches
 from scalesearch.model import GPT, ModelConfig
 from scalesearch.schedules import lr_at
 from scalesearch.spec import DomainSpec, TrainSpec
-from scalesearch.tracking import MetricLogger
 
 STATE_FILE = "state.pt"
 HISTORY_FILE = "metrics.json"
@@ -235,7 +234,10 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
         step, history = state["step"], state["history"]
     model = runtime.wrap(torch.compile(raw_model) if spec.compile else raw_model)
 
-    logger = MetricLogger(job.tracking_uri, job.run_id) if runtime.rank == 0 and job.run_id else None
+    logger = None
+    if runtime.rank == 0 and job.run_id:  # a search's trials log through the driver: no MLflow import there
+        from scalesearch.tracking import MetricLogger
+        logger = MetricLogger(job.tracking_uri, job.run_id)
     peak = compute.device_peak_flops(torch.cuda.get_device_name(runtime.device)) if runtime.device.type == "cuda" \
         else None
     per_token, per_token_full = compute.flops_per_token(cfg), compute.flops_per_token_full(cfg)

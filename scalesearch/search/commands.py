@@ -20,7 +20,7 @@ def _print_outcome(outcome) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from scalesearch.search import run_search
+    from scalesearch.search.run import run_search
     from scalesearch.spec import load_spec
 
     return _print_outcome(run_search(load_spec(args.spec), tracking_uri=args.tracking_uri, storage=args.storage,
@@ -28,7 +28,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from scalesearch.search import resume_search
+    from scalesearch.search.run import resume_search
 
     return _print_outcome(resume_search(args.name, storage=args.storage, ray_address=args.address))
 

@@ -19,7 +19,6 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from scalesearch import compute
 from scalesearch.job import make_trainer, model_for
-from scalesearch.search.simulator import SimulatedLaw
 from scalesearch.search.state import CONTINUES, CONTINUES_AFTER
 from scalesearch.search.stops import StopRequest
 from scalesearch.spec import Spec
@@ -56,6 +55,8 @@ def simulated_curve(spec: Spec, config: dict) -> tuple[np.ndarray, np.ndarray, n
     """Compute points, tokens and held-out losses a simulated trial of ``config`` reports: a fixed function of
     the config (a continuation's keys aside: it extends the same curve), the spec's budget and truth, and
     ``search.seed`` (benchmarks evaluate designs with it directly)."""
+    from scalesearch.search.simulator import SimulatedLaw  # its truth imports the fits library: not for training
+
     law, budget = SimulatedLaw(spec.simulate), spec.budget
     n = float(config["n_params"])
     points = compute.report_points(budget.first_report_fraction * budget.flops, budget.flops,

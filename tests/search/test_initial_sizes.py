@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlflow.tracking import MlflowClient
 
-from scalesearch.search import run_search
+from scalesearch.search.run import run_search
 from scalesearch.spec import parse_spec
 
 LISTED = [4e7, 9e7, 6e8, 2e9]

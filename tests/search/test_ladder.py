@@ -9,7 +9,7 @@ from ray.tune import Callback
 
 from scalesearch.compute import report_points
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.search import run_search
+from scalesearch.search.run import run_search
 from scalesearch.search.ladder import ComputeLadder, transfer_lr
 from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, SearchState
 from scalesearch.search.trials import job_for_trial

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from scalesearch.compute import report_points
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.search import run_search
+from scalesearch.search.run import run_search
 from scalesearch.spec import SpecError, parse_spec
 
 TRUTH = KnownLaw.from_chinchilla()
