@@ -96,10 +96,7 @@ class ComputeLadder:
         if not curves:
             return 0
         low = max(self.floor(state), min(c.compute[0] for c in curves))
-        grid = np.geomspace(low, state.cap, max(2, int(GRID_PER_DECADE * np.log10(state.cap / low)) + 1))
-        losses = np.vstack([c.loss_at(grid) for c in curves])
-        losses = np.where(np.isfinite(losses), losses, np.inf)[:, np.isfinite(losses).any(axis=0)]
-        leading = sorted({curves[i].n_params for i in np.argmin(losses, axis=0)})
+        leading = sorted({n for n, _ in state.leaders(low, state.cap, GRID_PER_DECADE)})
         return sum(b > a * SAME_SIZE for a, b in zip(leading, leading[1:]))
 
     def update(self, state: SearchState) -> bool:

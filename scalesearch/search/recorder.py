@@ -185,11 +185,14 @@ class SearchRecorder(Callback):
         line = f"[{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
         if budget:
             elapsed = time.time() - self.started
-            left = f"~{elapsed * (budget - spent) / spent / 60:.0f} min left at most" if spent else "time left unknown yet"
+            minutes = elapsed * (budget - spent) / spent / 60 if spent else None
+            left = ("time left unknown yet" if minutes is None
+                    else f"~{minutes:.0f} min left at this rate" if minutes >= 1 else "< 1 min left at this rate")
             line += f" ({spent / budget:.0%} of budget, {left})"
         line += f" | N range {self.state.n_range[0]:.3g}..{self.state.n_range[1]:.3g}"
         if self.state.cap is not None:
             line += f", trial cap {self.state.cap:.3g} FLOPs (ladder level {self.state.level})"
+        line += self.frontier_so_far()
         if fit and fit.get("ok"):
             b, a = fit["beta"], fit["alpha_C"]
             line += (f" | N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta {b['value']:.3f} [{b['ci_low']:.3f}, "
@@ -199,6 +202,15 @@ class SearchRecorder(Callback):
         if self.state.finished:
             line += f" | ending: {self.state.finished}"
         return line
+
+    def frontier_so_far(self) -> str:
+        """The sizes that lead the envelope, in order of compute, up to where at least two curves reached."""
+        curves = [c for c in self.state.curves.values() if len(c.compute) > 1]
+        if len(curves) < 2:
+            return ""
+        shared = sorted(c.spent for c in curves)[-2]
+        lead = self.state.leaders(min(c.compute[0] for c in curves), shared)
+        return " | frontier: N " + " -> ".join(f"{n:.3g}" for n, _ in lead) + f" up to {shared:.3g} FLOPs"
 
     # Resume ---------------------------------------------------------------------------------------------------
 

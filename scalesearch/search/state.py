@@ -113,6 +113,22 @@ class SearchState:
                 best = (other_id, excess)
         return best
 
+    def leaders(self, low: float, high: float, per_decade: int = 20) -> list[tuple[float, float]]:
+        """Who leads the envelope from ``low`` to ``high`` compute, read on a grid of ``per_decade`` points a
+        decade: (N, the compute where it takes the lead) at each change of leader, in order of compute."""
+        curves = [c for c in self.curves.values() if len(c.compute) > 1]
+        if not curves or high <= low:
+            return []
+        grid = np.geomspace(low, high, max(2, int(per_decade * np.log10(high / low)) + 1))
+        losses = np.vstack([c.loss_at(grid) for c in curves])
+        best = np.argmin(np.where(np.isfinite(losses), losses, np.inf), axis=0)
+        found: list[tuple[float, float]] = []
+        for i in np.flatnonzero(np.isfinite(losses).any(axis=0)):
+            n = curves[best[i]].n_params
+            if not found or found[-1][0] != n:
+                found.append((n, float(grid[i])))
+        return found
+
     def frontier_excess(self, trial_id: str) -> float:
         """How close this trial came to the others' envelope: the least of ``envelope_gap`` over its reports.
 

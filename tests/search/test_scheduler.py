@@ -101,6 +101,18 @@ def test_frontier_excess_is_negative_only_for_the_trial_that_sets_the_frontier()
     assert state.frontier_excess("bad_lr") > 0
 
 
+def test_the_envelope_passes_from_small_to_large_sizes_where_the_law_has_them_cross():
+    points = np.array(report_points(1e-4 * C_MAX, C_MAX, 10))
+    state = SearchState(n_range=(1e7, 1e10))
+    for n in (1e8, 3e8, 1e9):
+        for c in points:
+            state.add(f"N{n:g}", n, c, float(LAW.loss(n, c / (6 * n))))
+    lead = state.leaders(points[0], points[-1])
+    assert [n for n, _ in lead] == [1e8, 3e8, 1e9]
+    for (small, _), (large, c_lead) in zip(lead, lead[1:]):  # the grid is 20 a decade: within 1.2x
+        assert c_lead == pytest.approx(compute_where_ratio_reaches(small, large, 1.0), rel=0.2)
+
+
 def test_no_precision_stop_on_a_fit_whose_bootstrap_could_not_measure_run_noise():
     """With fewer runs than the bootstrap needs to measure run-to-run noise its CIs are too narrow to stop on."""
     spec = SearchSpec(n_params=(1e7, 1e9))
