@@ -204,13 +204,18 @@ class SearchRecorder(Callback):
         return line
 
     def frontier_so_far(self) -> str:
-        """The sizes that lead the envelope, in order of compute, up to where at least two curves reached."""
+        """The size that leads the envelope at the highest compute two curves reached, and the sizes that led it
+        below (in order of size: near-ties between two curves flip the lead back and forth)."""
         curves = [c for c in self.state.curves.values() if len(c.compute) > 1]
         if len(curves) < 2:
             return ""
         shared = sorted(c.spent for c in curves)[-2]
         lead = self.state.leaders(min(c.compute[0] for c in curves), shared)
-        return " | frontier: N " + " -> ".join(f"{n:.3g}" for n, _ in lead) + f" up to {shared:.3g} FLOPs"
+        if not lead:
+            return ""
+        before = sorted({n for n, _ in lead} - {lead[-1][0]})
+        return (f" | frontier: N {lead[-1][0]:.3g} leads at {shared:.3g} FLOPs"
+                + (f" (before: {', '.join(f'{n:.3g}' for n in before)})" if before else ""))
 
     # Resume ---------------------------------------------------------------------------------------------------
 
