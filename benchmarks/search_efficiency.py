@@ -1,6 +1,6 @@
 """Compute spent until the frontier exponents are accurate: grid, IsoFLOP, Optuna+ASHA and scalesearch (issue 5).
 
-    python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--throughput-trials 500]
+    python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--trace] [--throughput-trials 500]
 
 **Truth and accuracy.** Every method sees the same simulator (``search/simulator.py`` with ``SimulateSpec``'s
 defaults: Besiroglu et al.'s Chinchilla law, learning-rate optimum falling as ``N^-0.25`` with sensitivity 0.05,
@@ -62,7 +62,8 @@ the MLflow store's creation are not counted). Goal: 500 trials in 5 minutes on t
 it): a smoke test of every part, too short for (c) or (d) to be accurate. Most of its time is Ray's start and
 the two Tune runs: 68 s on the 2-core machine at load 4-5, about 3 minutes while it was shared at load 15-30.
 ``--seeds 0 --throughput-trials 500``: the throughput run alone. ``--json``: the figures per method (``compute``, ``beta_error``, ``alpha_C_error``), the ratios and
-the speed as the last line.
+the speed as the last line. ``--trace``: scalesearch's fit (no bootstrap) after every finished trial, with its
+errors, on stderr.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -295,8 +297,10 @@ def self_stop(client: MlflowClient, parent: str) -> dict:
     return {"compute": math.inf, "beta_error": math.nan, "alpha_C_error": math.nan, "refit": None}
 
 
-def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool = True) -> dict:
-    """The search's figures; ``evaluate=False``: its speed only, with no compute cap (all ``trials`` run)."""
+def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool = True,
+                show_trace: bool = False) -> dict:
+    """The search's figures; ``evaluate=False``: its speed only, with no compute cap (all ``trials`` run);
+    ``show_trace``: the fit after every finished trial to stderr, to see where accuracy comes from."""
     stop = {"max_trials": trials} if evaluate else {"max_trials": trials, "flops": 1e30}
     spec = sim_spec(f"scalesearch-{seed}-{trials}", seed, stop=stop, ladder=LADDER, n_params=list(LADDER_START_RANGE))
     trace, decisions = Trace(), []
@@ -309,6 +313,12 @@ def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool 
              "decision_ms_p95": 1e3 * float(np.percentile(decisions, 95))}
     if not evaluate:
         return {"speed": speed}
+    if show_trace:
+        for i, (spent, table) in enumerate(trace.snapshots, 1):
+            found = frontier_estimates(table)
+            print(f"seed {seed}, trial {i:2d} ended: {spent:9.3g} FLOPs spent, " + (", ".join(
+                f"{name} {found[name]:.4f} ({found[name] - TRUTH[name]:+.4f})" for name in TRUTH) if found
+                else "no ok fit"), file=sys.stderr, flush=True)
     return {**trace.evaluated(), "self_stop": self_stop(MlflowClient(uri), outcome.parent_run_id),
             "trials": outcome.trials, "speed": speed}
 
@@ -354,6 +364,8 @@ def main() -> None:
     parser.add_argument("--throughput-trials", type=int, default=500, help="0: skip the throughput run")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--trace", action="store_true",
+                        help="print scalesearch's beta and alpha_C (and their errors) after every finished trial")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.asha_samples, args.search_trials, args.throughput_trials = 1, 8, 8, 0
@@ -374,7 +386,7 @@ def main() -> None:
         for name, ladder in ladders.items():
             rows[name].append(clocked((grid if name.startswith("grid") else isoflop), seed, ladder))
         rows["optuna_asha"].append(clocked(asha, seed, args.asha_samples, home / "runs"))
-        found = clocked(scalesearch, seed, args.search_trials, home / "runs", uri)
+        found = clocked(scalesearch, seed, args.search_trials, home / "runs", uri, True, args.trace)
         stops.append(found.pop("self_stop"))
         speeds.append(found.pop("speed"))
         rows["scalesearch"].append(found)
