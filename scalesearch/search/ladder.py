@@ -92,11 +92,7 @@ class ComputeLadder:
         or the first report, to the cap): the distinct sizes leading somewhere there, less one, on a grid of
         ``GRID_PER_DECADE`` points a decade. Read from the curves, not from stops: a smaller model that reached
         the cap before the larger one got there was crossed all the same."""
-        curves = [c for c in state.curves.values() if len(c.compute) > 1]
-        if not curves:
-            return 0
-        low = max(self.floor(state), min(c.compute[0] for c in curves))
-        leading = sorted({n for n, _ in state.leaders(low, state.cap, GRID_PER_DECADE)})
+        leading = sorted({n for n, _ in state.leaders(self.floor(state), state.cap, GRID_PER_DECADE)})
         return sum(b > a * SAME_SIZE for a, b in zip(leading, leading[1:]))
 
     def update(self, state: SearchState) -> bool:

@@ -210,7 +210,7 @@ class SearchRecorder(Callback):
         if len(curves) < 2:
             return ""
         shared = sorted(c.spent for c in curves)[-2]
-        lead = self.state.leaders(min(c.compute[0] for c in curves), shared)
+        lead = self.state.leaders(0.0, shared)
         if not lead:
             return ""
         before = sorted({n for n, _ in lead} - {lead[-1][0]})

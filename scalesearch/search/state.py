@@ -114,10 +114,14 @@ class SearchState:
         return best
 
     def leaders(self, low: float, high: float, per_decade: int = 20) -> list[tuple[float, float]]:
-        """Who leads the envelope from ``low`` to ``high`` compute, read on a grid of ``per_decade`` points a
-        decade: (N, the compute where it takes the lead) at each change of leader, in order of compute."""
+        """Who leads the envelope from ``low`` (or the first report, if later) to ``high`` compute, read on a grid
+        of ``per_decade`` points a decade: (N, the compute where it takes the lead) at each change of leader, in
+        order of compute."""
         curves = [c for c in self.curves.values() if len(c.compute) > 1]
-        if not curves or high <= low:
+        if not curves:
+            return []
+        low = max(low, min(c.compute[0] for c in curves))
+        if high <= low:
             return []
         grid = np.geomspace(low, high, max(2, int(per_decade * np.log10(high / low)) + 1))
         losses = np.vstack([c.loss_at(grid) for c in curves])

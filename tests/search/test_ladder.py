@@ -10,7 +10,7 @@ from ray.tune import Callback
 from scalesearch.compute import report_points
 from scalesearch.fits.synthetic import KnownLaw
 from scalesearch.search.run import run_search
-from scalesearch.search.ladder import ComputeLadder, transfer_lr
+from scalesearch.search.ladder import GRID_PER_DECADE, ComputeLadder, transfer_lr
 from scalesearch.search.state import AT_CAP, CONTINUES, CONTINUES_AFTER, SearchState
 from scalesearch.search.trials import job_for_trial
 from scalesearch.spec import SpecError, parse_spec
@@ -108,27 +108,12 @@ def leaders_below(reports: list[tuple[str, dict, float]], loss: dict, cap: float
     """From the reports alone, as the driver saw them (noise included: where two sizes nearly tie, 0.3% noise
     decides which leads): the size leading at ``cap`` among curves that reached it, and every size that leads
     the envelope somewhere below it, read on a grid ten times finer than the ladder's."""
-    curves: dict[str, tuple[float, list[float], list[float]]] = {}
+    state = SearchState(n_range=(0.0, np.inf))
     for tid, config, compute in reports:
-        n, computes, losses = curves.setdefault(tid, (config["n_params"], [], []))
-        computes.append(compute)
-        losses.append(loss[tid, compute])
-
-    def losses_at(c: float) -> dict[float, float]:
-        """Each size's loss at compute ``c`` (log-log interpolated), among the curves that reached it."""
-        found: dict[float, float] = {}
-        for n, computes, losses in curves.values():
-            if computes[0] <= c <= computes[-1] * (1 + 1e-9):
-                value = float(np.exp(np.interp(np.log(c), np.log(computes), np.log(losses))))
-                found[n] = min(value, found.get(n, np.inf))
-        return found
-
-    at_cap = losses_at(cap * (1 - 1e-9))
-    leading = set()
-    for c in np.geomspace(min(computes[0] for _, computes, _ in curves.values()), cap, 201):
-        reached = losses_at(c)
-        if reached:
-            leading.add(min(reached, key=reached.get))
+        state.add(tid, config["n_params"], compute, loss[tid, compute])
+    at_cap = {c.n_params: float(c.loss_at(np.array([cap * (1 - 1e-9)]))[0]) for c in state.curves.values()
+              if c.spent >= cap * (1 - 1e-9)}
+    leading = {n for n, _ in state.leaders(0.0, cap, per_decade=10 * GRID_PER_DECADE)}
     return min(at_cap, key=at_cap.get), sorted(leading)
 
 
@@ -147,7 +132,7 @@ def test_a_ladder_search_stays_under_each_cap_until_the_frontier_there_is_settle
     under_first = [tid for tid in initial if tid in {t for t, _, _ in before}]
     assert len(under_first) >= 3 and under_first == initial[:len(under_first)], (initial, under_first)
     # When the first report above the cap came, the frontier below it was settled by what had been reported:
-    # a size larger than the leader at the cap had reached the cap, and at least 3 sizes led somewhere below it.
+    # a size larger than the leader at the cap had reached the cap, and sizes led in turn somewhere below it.
     leader, leading = leaders_below(before, reports.loss, START)
     assert any(config["n_params"] > 1.25 * leader and c >= START * (1 - 1e-9) for _, config, c in before)
     # The ladder counts its crossings on the curves as they stand; a smaller model still running has not yet
