@@ -1,6 +1,7 @@
 """Compute spent until the frontier exponents are accurate: grid, IsoFLOP, Optuna+ASHA and scalesearch (issue 5).
 
     python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--trace] [--throughput-trials 500]
+                                           [--concurrent 2]
 
 **Truth and accuracy.** Every method sees the same simulator (``search/simulator.py`` with ``SimulateSpec``'s
 defaults: Besiroglu et al.'s Chinchilla law, learning-rate optimum falling as ``N^-0.25`` with sensitivity 0.05,
@@ -63,7 +64,9 @@ it): a smoke test of every part, too short for (c) or (d) to be accurate. Most o
 the two Tune runs: 68 s on the 2-core machine at load 4-5, about 3 minutes while it was shared at load 15-30.
 ``--seeds 0 --throughput-trials 500``: the throughput run alone. ``--json``: the figures per method (``compute``, ``beta_error``, ``alpha_C_error``), the ratios and
 the speed as the last line. ``--trace``: scalesearch's fit (no bootstrap) after every finished trial, with its
-errors, on stderr.
+errors, on stderr. ``--concurrent 1``: (c) and (d) run one trial at a time, so their figures repeat exactly from run
+to run; with 2 (the default, as a user runs) the order in which two trials' reports reach the driver depends on
+timing, and so do the search's decisions and figures (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -356,6 +359,7 @@ def finite(value):
 
 
 def main() -> None:
+    global CONCURRENT  # --concurrent sets it for sim_spec and asha
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--grid-sizes", type=int, default=7)
@@ -364,9 +368,12 @@ def main() -> None:
     parser.add_argument("--throughput-trials", type=int, default=500, help="0: skip the throughput run")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--concurrent", type=int, default=CONCURRENT,
+                        help="trials at a time for (c) and (d); 1 makes their figures repeat exactly")
     parser.add_argument("--trace", action="store_true",
                         help="print scalesearch's beta and alpha_C (and their errors) after every finished trial")
     args = parser.parse_args()
+    CONCURRENT = args.concurrent
     if args.quick:
         args.seeds, args.asha_samples, args.search_trials, args.throughput_trials = 1, 8, 8, 0
     budgets = np.geomspace(3e17, 1e21, 11)
