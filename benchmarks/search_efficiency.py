@@ -414,6 +414,7 @@ def main() -> None:
              "decision_ms_p95": median([s["decision_ms_p95"] for s in speeds]), "runs": speeds}
     speed["trials_per_s"] = speed["trials"] / speed["seconds"]
     figures = {"truth": TRUTH, "tolerance": TOLERANCE, "c_max": C_MAX, "n_range": N_RANGE, "seeds": args.seeds,
+               "concurrent": CONCURRENT,
                "methods": methods, "ratios": ratios, "scalesearch_self_stop": stopped, "speed": speed}
     if args.json:
         print(json.dumps(finite(figures)))
