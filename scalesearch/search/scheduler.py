@@ -48,6 +48,22 @@ class FrontierScheduler(FIFOScheduler):
         stop_board(self.stop_by_request).request.remote(trial.trial_id, self.state.stop_reasons[cid])
         return TrialScheduler.CONTINUE
 
+    def on_trial_add(self, tune_controller, trial: Trial) -> None:
+        if trial.status not in (Trial.TERMINATED, Trial.ERROR):  # a restored experiment adds its ended trials too
+            self.state.live[curve_id(trial.trial_id, trial.config)] = trial.config["n_params"]
+
+    def _ended(self, trial: Trial) -> None:
+        self.state.live.pop(curve_id(trial.trial_id, trial.config), None)
+
+    def on_trial_complete(self, tune_controller, trial: Trial, result: dict) -> None:
+        self._ended(trial)
+
+    def on_trial_error(self, tune_controller, trial: Trial) -> None:
+        self._ended(trial)
+
+    def on_trial_remove(self, tune_controller, trial: Trial) -> None:
+        self._ended(trial)
+
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
         cid = curve_id(trial.trial_id, trial.config)
         if cid in self.state.stop_reasons:  # decided already (or before a driver restart)
@@ -57,14 +73,17 @@ class FrontierScheduler(FIFOScheduler):
             self.state.stop_reasons[cid] = f"diverged: loss {loss} after {result.get('tokens')} tokens"
             return self._stop(trial, cid)
         self.state.add(cid, trial.config["n_params"], spent, loss, trial.config)
+        # This report may settle the level; this trial, still running, then goes on to the new cap. The ladder
+        # decides before this trial's own stop does: a trial it stopped on this report would be continued by a
+        # new trial while it runs on (the stop is not yet returned).
+        if self.ladder:
+            self.ladder.update(self.state)
         reason = self.off_frontier(cid, spent)
         self.strikes[cid] = self.strikes.get(cid, 0) + 1 if reason else 0
         if reason and self.strikes[cid] >= self.patience:
             self.state.stop_reasons[cid] = reason
-        if self.ladder:  # this report may settle the level; a trial still running then goes on to the new cap
-            self.ladder.update(self.state)
-            if cid not in self.state.stop_reasons and self.ladder.reached_cap(self.state, spent):
-                self.state.stop_reasons[cid] = f"{AT_CAP} {self.state.cap:.3g} FLOPs (level {self.state.level})"
+        if self.ladder and cid not in self.state.stop_reasons and self.ladder.reached_cap(self.state, spent):
+            self.state.stop_reasons[cid] = f"{AT_CAP} {self.state.cap:.3g} FLOPs (level {self.state.level})"
         return self._stop(trial, cid) if cid in self.state.stop_reasons else TrialScheduler.CONTINUE
 
     def off_frontier(self, trial_id: str, spent: float) -> str | None:

@@ -22,11 +22,7 @@ LADDER = {"start_flops": START, "factor": 10.0, "crossings": 2}
 
 
 def ladder_spec(name: str, max_trials: int) -> dict:
-    # The learning-rate range about the simulator's optimum at these sizes (2.7e-4 at 1e8, Henighan Table 5):
-    # with the sim_spec's 3e-4..1e-2, the middle lr the first sizes take costs them ~16% of reducible loss and
-    # Optuna spends the level's trials finding the lower lrs, not the sizes that settle it.
-    spec = sim_spec(name, n_params=[3e7, 2.7e8], n_params_limits=[3e7, 3e9], ladder=LADDER,
-                    hyperparameters={"lr": {"low": 3e-5, "high": 3e-3}})
+    spec = sim_spec(name, n_params=[3e7, 2.7e8], n_params_limits=[3e7, 3e9], ladder=LADDER)
     spec["search"]["stop"]["max_trials"] = max_trials
     return spec
 
@@ -58,9 +54,10 @@ def test_a_level_is_settled_once_the_leader_at_the_cap_is_bracketed_and_enough_s
     ladder = ComputeLadder(spec, C_MAX, margin=0.01)
     state = SearchState(n_range=(3e7, 2.7e8), cap=START)
     law_curves(state, [3e7, 5.2e7], START)
-    assert ladder.crossings(state) == 1  # 3e7 -> 5.2e7 (the law crosses them at 2.9e17)
     assert not ladder.settled(state)
+    assert ladder.crossings(state) == 1  # 3e7 -> 5.2e7 (the law crosses them at 2.9e17)
     law_curves(state, [9e7], START)
+    ladder.read(state)
     assert ladder.crossings(state) == 2
     assert not ladder.settled(state) and not ladder.update(state)  # the leader is the largest size at the cap
     law_curves(state, [1.56e8], START)
@@ -78,6 +75,31 @@ def test_a_level_is_settled_once_the_leader_at_the_cap_is_bracketed_and_enough_s
     assert new == pytest.approx([9e7 * 3 ** (k / 2) for k in (2, 3, 4)])
     # Remembered: until they report they are in no curve, and a second rise must not queue them again.
     assert set(new) <= state.proposed
+
+
+def test_a_lead_counts_only_once_no_smaller_trial_still_running_can_take_it_back():
+    """5.2e7 still running at 2e17 is ahead of 9e7 there: 9e7 seems to lead above 4e17 only because 5.2e7 has not
+    got there yet, and leads at the cap only once it has. What was read stays read while a new trial runs."""
+    spec = parse_spec(ladder_spec("unit", 10)).search
+    ladder = ComputeLadder(spec, C_MAX, margin=0.01)
+    state = SearchState(n_range=(3e7, 2.7e8), cap=START)
+    law_curves(state, [3e7, 9e7, 1.56e8], START)
+    law_curves(state, [5.2e7], 2e17)
+    state.live["N5.2e+07"] = 5.2e7  # as the scheduler's on_trial_add records it
+    for name in ("N3e+07", "N9e+07", "N1.56e+08"):
+        state.stop_reasons[name] = f"{AT_CAP} 1e+18 FLOPs (level 0)"
+    assert not ladder.settled(state)
+    assert ladder.leader(state) is None  # at the cap, nor where 9e7 seems to lead above 5.2e7's reach
+    assert all(state.curves[lead[0]].n_params < 5.2e7 for lead in state.settled_leads.values())
+    law_curves(state, [5.2e7], START)
+    state.stop_reasons["N5.2e+07"] = f"{AT_CAP} 1e+18 FLOPs (level 0)"
+    assert ladder.settled(state)
+    assert ladder.leader(state) == "N9e+07" and ladder.crossings(state) == 2
+    # A new small trial ahead of everyone at its first reports holds nothing back that was read already.
+    for c in report_points(1e-4 * C_MAX, 1.3e17, 8):
+        state.add("new", 3.3e7, c, float(LAW.loss(3.3e7, c / (6 * 3.3e7))))
+    state.live["new"] = 3.3e7
+    assert ladder.settled(state) and ladder.leader(state) == "N9e+07" and ladder.crossings(state) == 2
 
 
 def test_a_proposed_size_takes_the_leaders_learning_rate_moved_along_n():
@@ -104,16 +126,19 @@ class Reports(Callback):
         self.loss[trial.trial_id, float(result["compute"])] = float(result["heldout_loss"])
 
 
-def leaders_below(reports: list[tuple[str, dict, float]], loss: dict, cap: float) -> tuple[float, list[float]]:
-    """From the reports alone, as the driver saw them (noise included: where two sizes nearly tie, 0.3% noise
-    decides which leads): the size leading at ``cap`` among curves that reached it, and every size that leads
-    the envelope somewhere below it, read on a grid ten times finer than the ladder's."""
+def leaders_below(reports: list[tuple[str, dict, float]], loss: dict, cap: float,
+                  margin: float) -> tuple[float, list[float]]:
+    """From the reports alone, as the driver saw them (noise included): the size leading at ``cap`` among curves
+    that reached it, and every size that leads the envelope, or comes within ``margin`` of it, somewhere below
+    it, read on a grid ten times finer than the ladder's."""
     state = SearchState(n_range=(0.0, np.inf))
     for tid, config, compute in reports:
         state.add(tid, config["n_params"], compute, loss[tid, compute])
     at_cap = {c.n_params: float(c.loss_at(np.array([cap * (1 - 1e-9)]))[0]) for c in state.curves.values()
               if c.spent >= cap * (1 - 1e-9)}
-    leading = {n for n, _ in state.leaders(0.0, cap, per_decade=10 * GRID_PER_DECADE)}
+    first = min(c.compute[0] for c in state.curves.values())
+    grid = np.geomspace(first, cap, int(10 * GRID_PER_DECADE * np.log10(cap / first)) + 1)
+    leading = {state.curves[cid].n_params for lead in state.leading(grid, within=margin) for cid in lead}
     return min(at_cap, key=at_cap.get), sorted(leading)
 
 
@@ -133,13 +158,14 @@ def test_a_ladder_search_stays_under_each_cap_until_the_frontier_there_is_settle
     assert len(under_first) >= 3 and under_first == initial[:len(under_first)], (initial, under_first)
     # When the first report above the cap came, the frontier below it was settled by what had been reported:
     # a size larger than the leader at the cap had reached the cap, and sizes led in turn somewhere below it.
-    leader, leading = leaders_below(before, reports.loss, START)
+    leader, leading = leaders_below(before, reports.loss, START, margin=0.01)  # sim_spec's margin
     assert any(config["n_params"] > 1.25 * leader and c >= START * (1 - 1e-9) for _, config, c in before)
-    # The ladder counts its crossings on the curves as they stand; a smaller model still running has not yet
-    # reached the compute where a larger one seems to lead, and its later reports (before the first one above the
-    # cap) can take that lead back: seen in about half the runs since trial starts got faster. So from the
-    # reports the test asks for one crossing (two sizes), not the ladder's two (the flaw is open in issue 5).
-    assert len(leading) >= 2, leading
+    # The ladder's two crossings: three sizes led in turn, or came within the margin of the lead, as it read them
+    # when the cap rose. A size within the margin at the rise can fall out of it once a lower curve reaches the
+    # same compute before the first report above the cap (1 run in 8 here), so from the reports the test asks
+    # for two sizes; that a lead is read only once no smaller running trial can take it back is
+    # test_a_lead_counts_only_once_no_smaller_trial_still_running_can_take_it_back.
+    assert len([n for a, n in zip([0.0, *leading], leading) if n > 1.25 * a]) >= 2, leading
     # The cap rose at least twice.
     assert max(computes) > 10 * START * (1 + 1e-9)
 
@@ -153,8 +179,14 @@ def test_a_ladder_search_stays_under_each_cap_until_the_frontier_there_is_settle
     # One MLflow run per curve: a continuation logs on to its trial's run, with no gap and no repeat.
     client = MlflowClient(uri)
     runs = children(client, outcome.parent_run_id)
+    assert len(runs) == outcome.trials
     trial_ids = {tid for tid, _, _ in reports.seen}
-    assert len(runs) == len(trial_ids) - len({tid for tid, _ in continued}) == outcome.trials
+    reported = [r for r in runs if "compute" in r.data.metrics]
+    assert len(reported) == len(trial_ids) - len({tid for tid, _ in continued})
+    # A trial that started as the search ended, before its first report, keeps its run, closed with the reason.
+    for run in runs:
+        if "compute" not in run.data.metrics:
+            assert run.data.tags["scalesearch.stop_reason"].startswith("search ended"), run.data.tags
     schedule = report_points(1e-4 * C_MAX, C_MAX, 8)
     for tid, config in {tid: config for tid, config in continued}.items():
         run = next(r for r in runs if r.data.tags["scalesearch.trial_id"] == config[CONTINUES])

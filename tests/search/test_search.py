@@ -24,11 +24,15 @@ TRUTH = KnownLaw.from_chinchilla()
 
 
 def sim_spec(name: str, **search) -> dict:
+    # The learning-rate range lies about the simulator's optimum at these sizes (2.7e-4 at 1e8, falling as
+    # N^-0.25, Henighan Table 5). With 3e-4..1e-2 the initial sizes took 1.7e-3, 4.5-14x their optimum, and the
+    # miss grows with N: the frontier was bent towards small models (beta 0.687 against the truth's 0.513, run
+    # one trial at a time) and, two at a time, the final fit failed in 1 run of 4.
     spec = {
         "name": name,
         "budget": {"flops": 1e21, "reports_per_decade": 8, "first_report_fraction": 1e-4},
         "search": {"backend": "simulate", "n_params": [3e7, 3e9], "initial_sizes": 5,
-                   "hyperparameters": {"lr": {"low": 3e-4, "high": 1e-2}}, "max_concurrent_trials": 2,
+                   "hyperparameters": {"lr": {"low": 3e-5, "high": 3e-3}}, "max_concurrent_trials": 2,
                    "refit_every": 4, "bootstrap": 30, "stop": {"flops": 1e23, "max_trials": 10}, **search},
         "resources": {"cpus_per_worker": 0.5},
     }
@@ -49,7 +53,10 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert parent.data.tags["scalesearch.status"] == "finished"
     assert parent.data.tags["scalesearch.finished_reason"] == outcome.finished
     runs = children(client, outcome.parent_run_id)
-    assert len(runs) == outcome.trials == 10
+    # Ten trials, unless the refits' intervals got narrower than the default stop widths first (they may, from
+    # 9 trials on: when depends on the order two concurrent trials report in).
+    assert len(runs) == outcome.trials
+    assert outcome.trials == 10 or outcome.finished.startswith("precision reached"), outcome.finished
     assert {r.info.status for r in [parent, *runs]} == {"FINISHED"}  # none left "running" in MLflow's UI
     reasons = [r.data.tags["scalesearch.stop_reason"] for r in runs]
     assert all(r.data.tags["scalesearch.role"] == "trial" for r in runs)
@@ -62,10 +69,11 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert max(r.data.metrics["compute"] for r in runs) == pytest.approx(1e21, rel=1e-6)
     # Stopping early saves compute against training every trial to the budget.
     assert outcome.spent_flops < 0.6 * outcome.trials * 1e21
-    # The frontier fit lands near the known truth (beta_opt 0.513): a loose check of the whole chain. With 30
-    # resamples one that crosses too rarely leaves beta without an interval (> 2.5% of them): then it says so.
-    assert outcome.fit and abs(outcome.fit["beta"]["value"] - TRUTH.beta_opt) < 0.15
-    assert outcome.fit["ok"] or all("crossed too rarely" in p for p in outcome.fit["problems"]), outcome.fit
+    # The frontier fit lands near the known truth (beta_opt 0.513, alpha_C 0.178): 0.497 and 0.190 in 8 runs.
+    # With 30 resamples a few that fail or cross too rarely withhold the intervals: then the fit says why.
+    assert abs(outcome.fit["beta"]["value"] - TRUTH.beta_opt) < 0.04, outcome.fit
+    assert abs(outcome.fit["alpha_C"]["value"] - TRUTH.alpha_c) < 0.03, outcome.fit
+    assert outcome.fit["ok"] or outcome.fit["problems"], outcome.fit
     assert parent.data.metrics["search/trials"] > 0  # live fits logged on the parent
     # Every live refit's summary, as the range control and the precision stop read it, one per logged step.
     refits = mlflow.artifacts.load_dict(f"{parent.info.artifact_uri}/search/refits.json")
@@ -74,7 +82,7 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
 
 
 def test_a_search_that_spends_its_budget_closes_the_trials_still_running(tmp_path, ray_local):
-    spec = sim_spec("sim-budget", stop={"flops": 2.5e21, "max_trials": 10})
+    spec = sim_spec("sim-budget", stop={"flops": 2.5e21, "max_trials": 10, "beta_ci_width": None})  # no precision stop
     spec["simulate"] = {"seconds_per_report": 0.02}  # trials still run when the budget is spent
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     outcome = run_search(parse_spec(spec), tracking_uri=uri, storage=tmp_path / "runs")
