@@ -20,7 +20,8 @@ def _shape(args: argparse.Namespace) -> int:
     from scalesearch.shapes import get_family, shape_for_n_params
 
     if args.n_params is not None:
-        cfg = shape_for_n_params(args.family, args.n_params, args.aspect, args.n_ctx, args.vocab, args.n_head)
+        cfg = shape_for_n_params(args.family, args.n_params, args.aspect, args.n_ctx, args.vocab, args.n_head,
+                                 args.n_layer)
     elif args.n_layer is not None and args.d_model is not None:
         cfg = get_family(args.family).shape(args.n_layer, args.d_model, args.n_ctx, args.vocab, args.n_head)
     else:
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print a family's shape with its exact non-embedding N, total parameters and "
                                    "FLOPs per token (6N and the full count).")
     p.add_argument("--family", choices=["gpt", "henighan"], default="henighan")
-    p.add_argument("--n-layer", type=int)
+    p.add_argument("--n-layer", type=int, help="depth (with --n-params: the depth to find a width for)")
     p.add_argument("--d-model", type=int)
     p.add_argument("--n-head", type=int)
     p.add_argument("--n-params", type=float, help="target non-embedding N (instead of --n-layer/--d-model)")

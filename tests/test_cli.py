@@ -20,6 +20,11 @@ def test_shape_json_reports_the_published_n(capsys):
     assert main(["shape", "--family", "gpt", "--n-params", "1e6", "--aspect", "10", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_params"] == 12 * out["n_layer"] * out["d_model"] ** 2
+    # --n-params at a fixed depth: with one layer and one head (widths in steps of 4) the henighan N = 3 d_model^2
+    # nearest 300 in log is d_model 12 (432, against 192 for d_model 8), not the 2-layer 384 of the aspect alone.
+    assert main(["shape", "--n-params", "300", "--n-layer", "1", "--n-head", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["n_layer"], out["d_model"], out["n_params"]) == (1, 12, 3 * 12 ** 2)
 
 
 def test_every_command_has_help():
