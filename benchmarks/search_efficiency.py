@@ -1,7 +1,7 @@
 """Compute spent until the frontier exponents are accurate: grid, IsoFLOP, Optuna+ASHA and scalesearch (issue 5).
 
     python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--trace] [--throughput-trials 500]
-                                           [--concurrent 2]
+                                           [--concurrent 2] [--ladder-factor 10] [--lr-sensitivity 0.05]
 
 **Truth and accuracy.** Every method sees the same simulator (``search/simulator.py`` with ``SimulateSpec``'s
 defaults: Besiroglu et al.'s Chinchilla law, learning-rate optimum falling as ``N^-0.25`` with sensitivity 0.05,
@@ -68,7 +68,9 @@ the two Tune runs: 68 s on the 2-core machine at load 4-5, about 3 minutes while
 the speed as the last line. ``--trace``: scalesearch's fit (no bootstrap) after every finished trial, with its
 errors, on stderr. ``--concurrent 1``: (c) and (d) run one trial at a time, so their figures repeat exactly from run
 to run; with 2 (the default, as a user runs) the order in which two trials' reports reach the driver depends on
-timing, and so do the search's decisions and figures (benchmarks/RESULTS.md).
+timing, and so do the search's decisions and figures (benchmarks/RESULTS.md). ``--ladder-factor``: the rise of
+scalesearch's cap per level. ``--lr-sensitivity 0``: the learning rate no longer matters, as if every method got
+the optimal one (a) and (b) are given, so what is left of the gap is the search's design, not its lr search.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ from scalesearch.search.state import SearchState, curve_id
 from scalesearch.search.trials import make_trainable, simulated_curve
 from scalesearch.spec import SimulateSpec, StopSpec, parse_spec
 
+SIMULATE: dict = {}  # the simulate section of every spec (--lr-sensitivity); truth and lr optimum do not change
 SIM = SimulatedLaw(SimulateSpec())
 TRUTH = {"beta": SIM.truth.beta_opt, "alpha_C": SIM.truth.alpha_c}
 TOLERANCE = {"beta": 0.03, "alpha_C": 0.02}
@@ -128,7 +131,7 @@ def sim_spec(name: str, seed: int, c_max: float = C_MAX, **search):
         "search": {"backend": "simulate", "n_params": list(N_RANGE), "n_params_limits": list(N_RANGE),
                    "initial_sizes": 5, "hyperparameters": {"lr": {"low": LR_RANGE[0], "high": LR_RANGE[1]}},
                    "max_concurrent_trials": CONCURRENT, "seed": seed, "stop": stop, **search},
-        "resources": {"cpus_per_worker": 0.5},
+        "resources": {"cpus_per_worker": 0.5}, "simulate": SIMULATE,
     })
 
 
@@ -376,10 +379,17 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--concurrent", type=int, default=CONCURRENT,
                         help="trials at a time for (c) and (d); 1 makes their figures repeat exactly")
+    parser.add_argument("--ladder-factor", type=float, default=LADDER["factor"],
+                        help="scalesearch's compute ladder: the cap rises by this factor (from 1e18)")
+    parser.add_argument("--lr-sensitivity", type=float, default=SimulateSpec().lr_sensitivity,
+                        help="the simulator's learning-rate sensitivity, for every method; 0: any lr is optimal, "
+                             "so scalesearch's lr search costs nothing (the grid and IsoFLOP get optimal lrs anyway)")
     parser.add_argument("--trace", action="store_true",
                         help="print scalesearch's beta and alpha_C (and their errors) after every finished trial")
     args = parser.parse_args()
     CONCURRENT = args.concurrent
+    LADDER["factor"] = args.ladder_factor
+    SIMULATE["lr_sensitivity"] = args.lr_sensitivity
     if args.quick:
         args.seeds, args.asha_samples, args.search_trials, args.throughput_trials = 1, 8, 8, 0
     budgets = np.geomspace(3e17, 1e21, 11)
@@ -420,7 +430,7 @@ def main() -> None:
              "decision_ms_p95": median([s["decision_ms_p95"] for s in speeds]), "runs": speeds}
     speed["trials_per_s"] = speed["trials"] / speed["seconds"]
     figures = {"truth": TRUTH, "tolerance": TOLERANCE, "c_max": C_MAX, "n_range": N_RANGE, "seeds": args.seeds,
-               "concurrent": CONCURRENT,
+               "concurrent": CONCURRENT, "ladder": LADDER, "simulate": SIMULATE,
                "methods": methods, "ratios": ratios, "scalesearch_self_stop": stopped, "speed": speed}
     if args.json:
         print(json.dumps(finite(figures)))

@@ -13,6 +13,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
+FIRST_LEVEL_DECADES = 10.0  # a compute ladder's first cap is at least this many times the first report
+
+
 class SpecError(ValueError):
     """A spec that cannot be used: the message names the file, the field and what is expected."""
 
@@ -137,7 +140,8 @@ class LadderSpec(Section):
     a tuned learning rate that follows ``lr_exponent`` along N: one lr for every size puts the largest ones
     off their optimum and moves their crossings, and with them the fitted ``beta``."""
 
-    start_flops: float = Field(gt=0, description="the first per-trial compute cap; below budget.flops")
+    start_flops: float = Field(gt=0, description="the first per-trial compute cap; below budget.flops, and a decade "
+                                                 "or more above the first report")
     factor: float = Field(10.0, gt=1, description="the cap is multiplied by this at each step, up to budget.flops")
     crossings: int = Field(2, ge=1, description="times the lead on the frontier must pass to a larger size "
                                                 "within a level before the cap rises (besides N_opt at the cap "
@@ -241,6 +245,14 @@ class Spec(Section):
         if ladder and not ladder.start_flops < self.budget.flops:
             raise ValueError(f"search.ladder.start_flops ({ladder.start_flops:g}) must be below budget.flops "
                              f"({self.budget.flops:g}), the cap of the ladder's last step")
+        first_report = self.budget.first_report_fraction * self.budget.flops
+        if ladder and ladder.start_flops < FIRST_LEVEL_DECADES * first_report * (1 - 1e-9):
+            raise ValueError(
+                f"search.ladder.start_flops ({ladder.start_flops:g}) leaves the first level less than a decade of "
+                f"reports (the first is at budget.first_report_fraction x budget.flops = {first_report:g}): N_opt "
+                f"moves about 3x a decade, so a shorter level cannot show its {ladder.crossings} crossing(s) and "
+                f"never settles (on the simulator: 60 trials at a first cap of 3e17 with reports from 1e17). "
+                f"Raise start_flops to {FIRST_LEVEL_DECADES * first_report:g} or more, or lower first_report_fraction")
         return self
 
     @model_validator(mode="after")

@@ -42,8 +42,7 @@ class SearchRecorder(Callback):
         self.logged: dict[str, int] = {}  # curve id -> last step (tokens) logged
         self.pending: dict[str, list[Metric]] = {}
         self.pending_tags: dict[str, list[RunTag]] = {}  # sent with the trial's next points
-        self.closed: set[str] = set()  # trials MLflow holds as ended (after a resume)
-        self.running: dict[str, float] = {}  # curve id -> N, for the progress line
+        self.closed: set[str] = set()  # curve ids whose MLflow run is ended (by this driver, or before a resume)
         self.completed = 0
         self.last_fit: dict | None = None  # the last refit's, for the progress line between refits
         self.level_fitted = 0  # the compute ladder's level at the last refit: a rise refits once more
@@ -51,7 +50,7 @@ class SearchRecorder(Callback):
         self._client: MlflowClient | None = None
 
     def __getstate__(self) -> dict:  # Tune pickles callbacks with the experiment; a client holds connections
-        return {**self.__dict__, "_client": None, "pending": {}, "pending_tags": {}, "running": {}}
+        return {**self.__dict__, "_client": None, "pending": {}, "pending_tags": {}}
 
     @property
     def client(self) -> MlflowClient:
@@ -63,7 +62,6 @@ class SearchRecorder(Callback):
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info) -> None:
         cid = curve_id(trial.trial_id, trial.config)
-        self.running[cid] = float(trial.config["n_params"])
         print(self.progress(self.last_fit), flush=True)
         if cid in self.runs:
             if CONTINUES in trial.config:  # its run ended at the ladder's cap and goes on
@@ -120,7 +118,8 @@ class SearchRecorder(Callback):
 
     def on_experiment_end(self, trials: list[Trial], **info) -> None:
         for trial in trials:  # a search that ends itself has Tune end its running trials without on_trial_complete
-            if curve_id(trial.trial_id, trial.config) in self.running:
+            cid = curve_id(trial.trial_id, trial.config)
+            if cid in self.runs and cid not in self.closed:
                 self._close(trial, "stopped", f"search ended: {self.state.finished or 'Tune ended the experiment'}")
         self.flush()
         # Every refit's summary, as the range control and the precision stop read it (benchmarks replay them).
@@ -132,8 +131,8 @@ class SearchRecorder(Callback):
 
     def _close(self, trial: Trial, status: str, reason: str) -> None:
         cid = curve_id(trial.trial_id, trial.config)
-        self.running.pop(cid, None)
-        if cid in self.runs:
+        if cid in self.runs and cid not in self.closed:
+            self.closed.add(cid)
             # The last points and the end tags in one write (each write to a SQLite store costs ~40 ms).
             self.flush(cid, tags=[RunTag("scalesearch.status", status), RunTag("scalesearch.stop_reason", reason)])
             # Stopped early is a normal end in a search; MLflow's FAILED is for what went wrong.
@@ -181,7 +180,7 @@ class SearchRecorder(Callback):
     def progress(self, fit: dict | None) -> str:
         """One line: what runs, the compute spent, the range, the current frontier fit and the time left."""
         spent, budget = self.state.spent_flops, self.spec.search.stop.budget_flops
-        sizes = ", ".join(f"{n:.3g}" for n in sorted(self.running.values()))
+        sizes = ", ".join(f"{n:.3g}" for n in sorted(self.state.live.values()))
         line = f"[{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
         if budget:
             elapsed = time.time() - self.started

@@ -82,13 +82,18 @@ class SearchState:
     # Every size the ladder has queued: one still queued, or started with no report yet, is in no curve, and a
     # second rise before it runs would queue it again.
     proposed: set[float] = field(default_factory=set)
-    # The trials Tune runs now, by curve id: their N. The scheduler keeps it through Tune's add, complete, error
-    # and remove hooks; ``open_below`` reads it.
+    # The trials Tune runs now (or has added to run next), by curve id: their N. The scheduler keeps it through
+    # Tune's add, complete, error and remove hooks; ``open_below`` and the recorder's progress line read it.
     live: dict[str, float] = field(default_factory=dict)
     # A compute ladder's reading of its level (search/ladder.py): who leads at each point of its grid, j points
     # a decade below the cap (j = 0: the cap), and who is within the noise of the lead there, lowest first, as
     # last read where no smaller model could take the lead back.
     settled_leads: dict[int, list[str]] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict:
+        """Saved with Tune's experiment, without ``live``: on a resume Tune adds the trials still to run again
+        (``FrontierScheduler.on_trial_add``), and one that ended after the save would stay live for good."""
+        return {**self.__dict__, "live": {}}
 
     def add(self, trial_id: str, n_params: float, compute: float, loss: float, config: dict | None = None) -> None:
         self.curves.setdefault(trial_id, Curve(n_params, dict(config or {}))).add(compute, loss)

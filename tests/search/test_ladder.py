@@ -32,6 +32,8 @@ def ladder_spec(name: str, max_trials: int) -> dict:
     ({"start_flops": START, "factor": 1.0}, "search.ladder.factor"),
     ({"start_flops": START, "crossings": 0}, "search.ladder.crossings"),
     ({"factor": 10.0}, "search.ladder.start_flops"),
+    # sim_spec's first report is at 1e-4 x 1e21 = 1e17
+    ({"start_flops": 3e17}, r"start_flops \(3e\+17\) leaves the first level less than a decade of reports"),
 ])
 def test_bad_ladder_values_are_spec_errors(ladder, message):
     with pytest.raises(SpecError, match=message):

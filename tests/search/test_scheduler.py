@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from ray.tune.schedulers import TrialScheduler
@@ -86,6 +88,26 @@ def test_a_diverged_trial_stops_with_its_reason():
     assert scheduler.on_trial_result(None, trial, {"heldout_loss": float("nan"), "compute": 1e18}) == \
         TrialScheduler.STOP
     assert state.stop_reasons["nan"].startswith("diverged")
+
+
+def test_a_saved_search_state_forgets_its_live_trials_and_tune_adds_them_again_on_restore():
+    """A trial live when Tune saved the state may have ended before the driver died; restored as live, it would
+    block the ladder's reading below it for good (SearchState.open_below)."""
+    state = SearchState(n_range=(1e7, 1e10))
+    scheduler = FrontierScheduler(state, C_MAX, window=10)
+    ended, running = FakeTrial("ended", 1e8), FakeTrial("running", 1e9)
+    ended.status = running.status = "RUNNING"
+    for trial in (ended, running):
+        scheduler.on_trial_add(None, trial)
+        scheduler.on_trial_result(None, trial, {"heldout_loss": 3.0, "compute": 1e18})
+    assert state.live == {"ended": 1e8, "running": 1e9}
+
+    restored = pickle.loads(pickle.dumps(scheduler))
+    assert restored.state.live == {} and set(restored.state.curves) == {"ended", "running"}
+    ended.status = "TERMINATED"
+    for trial in (ended, running):  # what Tune does with each trial of a restored experiment
+        restored.on_trial_add(None, trial)
+    assert restored.state.live == {"running": 1e9}
 
 
 def test_frontier_excess_is_negative_only_for_the_trial_that_sets_the_frontier():
