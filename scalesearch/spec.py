@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
-FIRST_LEVEL_DECADES = 10.0  # a compute ladder's first cap is at least this many times the first report
+FIRST_LEVEL_SPAN = 10.0  # a compute ladder's first cap is at least this many times the first report (a decade)
 
 
 class SpecError(ValueError):
@@ -246,13 +246,13 @@ class Spec(Section):
             raise ValueError(f"search.ladder.start_flops ({ladder.start_flops:g}) must be below budget.flops "
                              f"({self.budget.flops:g}), the cap of the ladder's last step")
         first_report = self.budget.first_report_fraction * self.budget.flops
-        if ladder and ladder.start_flops < FIRST_LEVEL_DECADES * first_report * (1 - 1e-9):
+        if ladder and ladder.start_flops < FIRST_LEVEL_SPAN * first_report * (1 - 1e-9):
             raise ValueError(
                 f"search.ladder.start_flops ({ladder.start_flops:g}) leaves the first level less than a decade of "
                 f"reports (the first is at budget.first_report_fraction x budget.flops = {first_report:g}): N_opt "
                 f"moves about 3x a decade, so a shorter level cannot show its {ladder.crossings} crossing(s) and "
                 f"never settles (on the simulator: 60 trials at a first cap of 3e17 with reports from 1e17). "
-                f"Raise start_flops to {FIRST_LEVEL_DECADES * first_report:g} or more, or lower first_report_fraction")
+                f"Raise start_flops to {FIRST_LEVEL_SPAN * first_report:g} or more, or lower first_report_fraction")
         return self
 
     @model_validator(mode="after")
