@@ -17,7 +17,7 @@ import math
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from scalesearch.search.ladder import ComputeLadder
+from scalesearch.search.ladder import EPS, ComputeLadder
 from scalesearch.search.state import AT_CAP, LEFT, PROJECTED, SearchState, curve_id
 from scalesearch.search.stops import stop_board
 
@@ -78,7 +78,9 @@ class FrontierScheduler(FIFOScheduler):
         # new trial while it runs on (the stop is not yet returned).
         if self.ladder:
             self.ladder.update(self.state)
-        reason = self.off_frontier(cid, spent)
+        # A report at the trial's budget is its last: it ends as having reached it, not as stopped (a stop there
+        # would end nothing early, and its run would say "stopped" on a curve that went the whole way).
+        reason = self.off_frontier(cid, spent) if spent < self.c_max * (1 - EPS) else None
         self.strikes[cid] = self.strikes.get(cid, 0) + 1 if reason else 0
         if reason and self.strikes[cid] >= self.patience:
             self.state.stop_reasons[cid] = reason

@@ -81,6 +81,19 @@ def test_a_model_too_large_for_the_budget_is_stopped_before_the_budget():
     assert state.stop_reasons["huge"].startswith("will not reach the frontier")
 
 
+def test_a_trial_beaten_only_at_its_last_report_ends_as_having_reached_its_budget():
+    """A stop at the budget ends nothing early: the trial finishes, and its run must not read "stopped"."""
+    state = SearchState(n_range=(1e7, 1e10))
+    scheduler = FrontierScheduler(state, C_MAX, window=10, margin=0.01, patience=1)
+    for c in (0.5 * C_MAX, C_MAX):
+        state.add("large", 1e10, c, 2.0)
+    before, last = FakeTrial("before", 1e9), FakeTrial("last", 1e9)
+    assert scheduler.on_trial_result(None, before, {"heldout_loss": 2.1, "compute": 0.5 * C_MAX}) == \
+        TrialScheduler.STOP  # 5% above a larger model before its budget: stopped
+    assert scheduler.on_trial_result(None, last, {"heldout_loss": 2.1, "compute": C_MAX}) == TrialScheduler.CONTINUE
+    assert "last" not in state.stop_reasons and state.stop_reasons["before"].startswith("left")
+
+
 def test_a_diverged_trial_stops_with_its_reason():
     state = SearchState(n_range=(1e7, 1e10))
     scheduler = FrontierScheduler(state, C_MAX, window=10)
