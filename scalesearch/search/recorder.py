@@ -118,9 +118,7 @@ class SearchRecorder(Callback):
 
     def on_experiment_end(self, trials: list[Trial], **info) -> None:
         for trial in trials:  # a search that ends itself has Tune end its running trials without on_trial_complete
-            cid = curve_id(trial.trial_id, trial.config)
-            if cid in self.runs and cid not in self.closed:
-                self._close(trial, "stopped", f"search ended: {self.state.finished or 'Tune ended the experiment'}")
+            self._close(trial, "stopped", f"search ended: {self.state.finished or 'Tune ended the experiment'}")
         self.flush()
         # Every refit's summary, as the range control and the precision stop read it (benchmarks replay them).
         self.client.log_dict(self.parent_run_id, self.state.fits, REFITS_FILE)
@@ -130,6 +128,7 @@ class SearchRecorder(Callback):
     # ---------------------------------------------------------------------------------------------------------
 
     def _close(self, trial: Trial, status: str, reason: str) -> None:
+        """End the trial's MLflow run with its status and reason, unless it has no run or is closed already."""
         cid = curve_id(trial.trial_id, trial.config)
         if cid in self.runs and cid not in self.closed:
             self.closed.add(cid)
