@@ -2,6 +2,7 @@
 
     python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--trace] [--throughput-trials 500]
                                            [--concurrent 2] [--ladder-factor 10] [--lr-sensitivity 0.05]
+                                           [--truth chinchilla|kaplan] [--estimator frontier|chinchilla_mean]
 
 **Truth and accuracy.** Every method sees the same simulator (``search/simulator.py`` with ``SimulateSpec``'s
 defaults: Besiroglu et al.'s Chinchilla law, learning-rate optimum falling as ``N^-0.25`` with sensitivity 0.05,
@@ -50,9 +51,18 @@ ratios are of the medians. A method that is not accurate by its last step counts
   refit of >= 6 runs whose 95% CIs are narrower than the default targets, beta 0.06 and alpha_C 0.04, by the
   search's own ``control.precision_reached``) is read from the refits it logged to MLflow
   (``search/refits.json``), with its error there.
-- (c) and (d) are evaluated the same way: after every finished trial, the frontier fit on all curves so far
-  (running trials' partial curves included), at the compute spent so far (every trial's latest report).
-  For (d) this is the fit a search refitting after every trial would hold.
+- (c) and (d) are evaluated the same way: after every finished trial, the frontier fit (for (d): its
+  ``search.estimator``'s fit, ``--estimator``) on all curves so far (running trials' partial curves included),
+  at the compute spent so far (every trial's latest report). For (d) this is the fit a search refitting after
+  every trial would hold.
+- ``--estimator chinchilla_mean``: (d) with ``search.estimator: chinchilla_mean``, its refits (range control,
+  precision stop) and its reading ``L(N, D)`` fitted to every report as a generalised mean of Chinchilla's terms
+  (``ChinchillaLaw(free_gamma=True)``, a form that holds both Chinchilla's and Kaplan's). The other estimators
+  read the same snapshots (``scalesearch_read_by_*``): the frontier fit; **approach 3** (Chinchilla's additive
+  ``L(N, D)``), not a method to adopt but a control: it is right early where the truth has exactly its form, and
+  with Kaplan's form (same exponents) 0.05 off on beta and 0.08 on alpha_C even on a full grid
+  (benchmarks/estimator_form.py). ``--truth kaplan`` runs every method on Kaplan's non-additive form
+  (``KnownLaw.kaplan_form``, frontier exponents within 0.002 of the default truth's, N_opt within 10%).
 
 **Speed** (same run): the ``FrontierScheduler``'s time per ``on_trial_result`` call (median and 95th
 percentile), and simulated trials per second through Tune of a search of ``--throughput-trials`` trials
@@ -95,6 +105,7 @@ from ray.tune import Callback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from estimator_form import TRUTHS, approach3_estimates
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
 from scalesearch.job import ensure_ray
@@ -107,9 +118,10 @@ from scalesearch.search.state import SearchState, curve_id
 from scalesearch.search.trials import make_trainable, simulated_curve
 from scalesearch.spec import SimulateSpec, StopSpec, parse_spec
 
-SIMULATE: dict = {}  # the simulate section of every spec (--lr-sensitivity); truth and lr optimum do not change
-SIM = SimulatedLaw(SimulateSpec())
+SIMULATE: dict = {}  # the simulate section of every spec (--lr-sensitivity, --truth); the lr optimum does not change
+SIM = SimulatedLaw(SimulateSpec())  # --truth kaplan replaces it
 TRUTH = {"beta": SIM.truth.beta_opt, "alpha_C": SIM.truth.alpha_c}
+ESTIMATOR = {"name": "frontier"}  # scalesearch's search.estimator (--estimator); (d) is read with it
 TOLERANCE = {"beta": 0.03, "alpha_C": 0.02}
 N_RANGE = (3e7, 3e9)
 LR_RANGE = (3e-5, 3e-3)
@@ -153,6 +165,11 @@ def frontier_estimates(table) -> dict | None:
     if not fit.ok:
         return None
     return {name: fit.estimator.params_[name] for name in TRUTH}
+
+
+# How (d)'s snapshots are read: with its search.estimator, and by the others as controls
+READERS = {"frontier": frontier_estimates, "approach3": approach3_estimates,
+           "chinchilla_mean": lambda table: approach3_estimates(table, free_gamma=True)}
 
 
 def accurate_from(steps: list[tuple[float, Callable[[], dict | None]]]) -> dict:
@@ -254,8 +271,8 @@ class Trace(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.snapshots.append((self.state.spent_flops, self.state.table()))
 
-    def evaluated(self) -> dict:
-        return accurate_from([(spent, lambda t=table: frontier_estimates(t)) for spent, table in self.snapshots])
+    def evaluated(self, read: Callable = frontier_estimates) -> dict:
+        return accurate_from([(spent, lambda t=table: read(t)) for spent, table in self.snapshots])
 
 
 @contextmanager
@@ -312,7 +329,7 @@ def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool 
     10000); ``show_trace``: the fit after every finished trial to stderr, to see where accuracy comes from."""
     if evaluate:
         spec = sim_spec(f"scalesearch-{seed}-{trials}", seed, stop={"max_trials": trials}, ladder=LADDER,
-                        n_params=list(LADDER_START_RANGE))
+                        n_params=list(LADDER_START_RANGE), estimator=ESTIMATOR["name"])
     else:
         spec = sim_spec(f"scalesearch-{seed}-{trials}", seed, stop={"max_trials": trials, "flops": 1e30})
     trace, decisions = Trace(), []
@@ -327,12 +344,14 @@ def scalesearch(seed: int, trials: int, storage: Path, uri: str, evaluate: bool 
         return {"speed": speed}
     if show_trace:
         for i, (spent, table) in enumerate(trace.snapshots, 1):
-            found = frontier_estimates(table)
+            found = READERS[ESTIMATOR["name"]](table)
             print(f"seed {seed}, trial {i:2d} ended: {spent:9.3g} FLOPs spent, " + (", ".join(
                 f"{name} {found[name]:.4f} ({found[name] - TRUTH[name]:+.4f})" for name in TRUTH) if found
                 else "no ok fit"), file=sys.stderr, flush=True)
-    return {**trace.evaluated(), "self_stop": self_stop(MlflowClient(uri), outcome.parent_run_id),
-            "trials": outcome.trials, "speed": speed}
+    return {**trace.evaluated(READERS[ESTIMATOR["name"]]),
+            "self_stop": self_stop(MlflowClient(uri), outcome.parent_run_id), "trials": outcome.trials,
+            "speed": speed, "readings": {f"scalesearch_read_by_{name}": trace.evaluated(read)
+                                         for name, read in READERS.items() if name != ESTIMATOR["name"]}}
 
 
 # The comparison --------------------------------------------------------------------------------------------------
@@ -368,7 +387,7 @@ def finite(value):
 
 
 def main() -> None:
-    global CONCURRENT  # --concurrent sets it for sim_spec and asha
+    global CONCURRENT, SIM  # --concurrent sets it for sim_spec and asha, --truth the simulator
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--grid-sizes", type=int, default=7)
@@ -386,8 +405,18 @@ def main() -> None:
                              "so scalesearch's lr search costs nothing (the grid and IsoFLOP get optimal lrs anyway)")
     parser.add_argument("--trace", action="store_true",
                         help="print scalesearch's beta and alpha_C (and their errors) after every finished trial")
+    parser.add_argument("--truth", choices=sorted(TRUTHS), default="chinchilla",
+                        help="the simulator's L(N, D) for every method: chinchilla (additive, the default) or "
+                             "kaplan (non-additive, same frontier exponents; benchmarks/estimator_form.py)")
+    parser.add_argument("--estimator", choices=["frontier", "chinchilla_mean"], default="frontier",
+                        help="scalesearch's search.estimator, which (d) is read with; the others read its curves")
     args = parser.parse_args()
+    ESTIMATOR["name"] = args.estimator
     CONCURRENT = args.concurrent
+    truth = TRUTHS[args.truth]
+    SIMULATE.update({name: getattr(truth, name) for name in ("E", "A", "B", "alpha", "beta", "gamma")})
+    SIM = SimulatedLaw(SimulateSpec(**SIMULATE))
+    TRUTH.update({"beta": SIM.truth.beta_opt, "alpha_C": SIM.truth.alpha_c})
     LADDER["factor"] = args.ladder_factor
     SIMULATE["lr_sensitivity"] = args.lr_sensitivity
     if args.quick:
@@ -403,7 +432,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="search-efficiency-"))
     uri = f"sqlite:///{home / 'mlflow.db'}"
     MlflowClient(uri).search_experiments()  # create the store's tables before anything is timed
-    rows: dict[str, list[dict]] = {name: [] for name in (*ladders, "optuna_asha", "scalesearch")}
+    readings = [f"scalesearch_read_by_{name}" for name in READERS if name != ESTIMATOR["name"]]
+    rows: dict[str, list[dict]] = {name: [] for name in (*ladders, "optuna_asha", "scalesearch", *readings)}
     stops, speeds = [], []
     for seed in range(args.seeds):
         for name, ladder in ladders.items():
@@ -412,6 +442,8 @@ def main() -> None:
         found = clocked(scalesearch, seed, args.search_trials, home / "runs", uri, True, args.trace)
         stops.append(found.pop("self_stop"))
         speeds.append(found.pop("speed"))
+        for name, reading in found.pop("readings").items():
+            rows[name].append({**reading, "seconds": 0.0})
         rows["scalesearch"].append(found)
         if not args.json:
             print(f"seed {seed}: " + "; ".join(f"{m} {r[-1]['compute']:.3g}" for m, r in rows.items()), flush=True)
@@ -419,9 +451,9 @@ def main() -> None:
         speeds = [scalesearch(10_000, args.throughput_trials, home / "runs", uri, evaluate=False)["speed"]]
 
     methods = {name: summarise(found) for name, found in rows.items()}
-    ours = methods["scalesearch"]["compute"]
-    ratios = {f"scalesearch/{name}": ours / methods[name]["compute"] if math.isfinite(methods[name]["compute"])
-              and math.isfinite(ours) else None for name in (*ladders, "optuna_asha")}
+    ratios = {f"{ours}/{name}": methods[ours]["compute"] / methods[name]["compute"]
+              if math.isfinite(methods[name]["compute"]) and math.isfinite(methods[ours]["compute"]) else None
+              for ours in ("scalesearch", *readings) for name in (*ladders, "optuna_asha")}
     stopped = {"compute": median([s["compute"] for s in stops]),
                "beta_error": median([s["beta_error"] for s in stops]),
                "alpha_C_error": median([s["alpha_C_error"] for s in stops]), "per_seed": stops}
@@ -430,7 +462,8 @@ def main() -> None:
              "decision_ms_p95": median([s["decision_ms_p95"] for s in speeds]), "runs": speeds}
     speed["trials_per_s"] = speed["trials"] / speed["seconds"]
     figures = {"truth": TRUTH, "tolerance": TOLERANCE, "c_max": C_MAX, "n_range": N_RANGE, "seeds": args.seeds,
-               "concurrent": CONCURRENT, "ladder": LADDER, "simulate": SIMULATE,
+               "concurrent": CONCURRENT, "ladder": LADDER, "simulate": SIMULATE, "truth_form": args.truth,
+               "estimator": args.estimator,
                "methods": methods, "ratios": ratios, "scalesearch_self_stop": stopped, "speed": speed}
     if args.json:
         print(json.dumps(finite(figures)))

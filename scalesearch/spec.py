@@ -169,6 +169,11 @@ class SearchSpec(Section):
     patience: int = Field(2, ge=1, description="reports in a row beyond the margin before a trial stops")
     refit_every: int = Field(5, ge=1, description="refit the frontier after this many finished trials")
     bootstrap: int = Field(100, ge=10, description="resamples of the frontier fit's bootstrap")
+    estimator: Literal["frontier", "chinchilla_mean"] = Field(
+        "frontier", description="what the refits read beta and alpha_C from: the frontier of the curves "
+                                "(Henighan's, assumes no form of L(N, D)) or L(N, D) fitted to every report as "
+                                "a generalised mean of Chinchilla's terms (fits/chinchilla.py: holds Chinchilla's "
+                                "and Kaplan's forms, and needs far less compute where the form holds)")
     stop: StopSpec = StopSpec()
     ladder: LadderSpec | None = Field(None, description="a compute ladder; none: every trial may run to "
                                                         "budget.flops from the start")
@@ -210,6 +215,9 @@ class SimulateSpec(Section):
     B: float = 2085.43
     alpha: float = 0.3478
     beta: float = 0.3658
+    gamma: float = Field(1.0, gt=0, description="1: Chinchilla's additive L(N, D); else the generalised mean "
+                                                "((A/N^alpha)^(1/gamma) + (B/D^beta)^(1/gamma))^gamma "
+                                                "(fits/synthetic.py: Kaplan's form at gamma = alpha_D)")
     lr_optimum: float = Field(2.7e-3, gt=0, description="best peak lr at N = 1.23e4 (Henighan Table 5)")
     lr_exponent: float = Field(-0.25, description="best lr ~ N^this (Table 5: 0.0027 -> 0.00012 over 1.2e4..3.2e9)")
     lr_sensitivity: float = Field(0.05, ge=0, description="reducible loss x (1 + this * ln(lr/lr_opt)^2)")

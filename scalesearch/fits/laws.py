@@ -1,11 +1,12 @@
 """The laws by name, fitted to a table with bootstrap uncertainty: what the CLI and the report call.
 
-``chinchilla``: ``L(N, D)`` on every row (N, tokens, loss). ``frontier``: ``L(C)`` and ``N_opt(C)`` from learning
+``chinchilla``: ``L(N, D)`` on every row (N, tokens, loss); ``chinchilla_mean``: the same with its terms combined
+by a generalised mean of free ``gamma`` (fits/chinchilla.py). ``frontier``: ``L(C)`` and ``N_opt(C)`` from learning
 curves. ``compute``: the ``L(C)`` part alone. ``size``: ``L(N)`` on converged runs' best losses.
 
 The bootstrap depends on the law: the frontier laws simulate the runs anew (``curve_bootstrap``: with one run per
-size, resampling runs would drop sizes); ``chinchilla`` and ``size`` have one point per run and resample runs
-with replacement, as Besiroglu et al. (2024) did for the Chinchilla fit.
+size, resampling runs would drop sizes); the ``chinchilla`` laws and ``size`` resample runs with replacement (a
+run's points share its noise), as Besiroglu et al. (2024) did for the Chinchilla fit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from scalesearch.fits.frontier import FrontierFit, SizeFit
 from scalesearch.fits.inputs import FitFailedError, FitInputError, split_domains
 
 REPORTED = {
-    "chinchilla": ("E", "A", "B", "alpha", "beta", "a"),
+    "chinchilla": ("E", "A", "B", "alpha", "beta", "a", "alpha_C"),
+    "chinchilla_mean": ("E", "A", "B", "alpha", "beta", "gamma", "a", "alpha_C"),
     "frontier": ("L_inf", "C0", "alpha_C", "C_n", "beta"),
     "compute": ("L_inf", "C0", "alpha_C"),
     "size": ("L_inf", "N0", "alpha_N"),
@@ -32,10 +34,11 @@ REPORTED = {
 
 def fit_estimator(law: str, table: pd.DataFrame, init: dict[str, float] | None = None) -> FittedLaw:
     """Fit the law named ``law`` to ``table``; ``init`` warm-starts from a previous fit's ``params_``."""
-    if law == "chinchilla":
+    if law in ("chinchilla", "chinchilla_mean"):
         if "tokens" not in table.columns:
-            raise FitInputError("the chinchilla law needs 'tokens' (or 'compute' and 'n_params') per row")
-        return ChinchillaLaw().fit(table["n_params"], table["tokens"], table["loss"], init=init)
+            raise FitInputError(f"the {law} law needs 'tokens' (or 'compute' and 'n_params') per row")
+        return ChinchillaLaw(free_gamma=law == "chinchilla_mean").fit(table["n_params"], table["tokens"],
+                                                                       table["loss"], init=init)
     if law in ("frontier", "compute"):
         return FrontierFit(need_n_opt=law == "frontier").fit(table, init=init)
     if law == "size":

@@ -1,15 +1,19 @@
 """Learning curves from a known law, for checking the fits against a truth (and for the search's simulator).
 
-The truth is Chinchilla's form ``L(N, D) = E + A/N^alpha + B/D^beta`` with ``D = C/(6N)``. Minimising over N at
-fixed C gives, in closed form,
+The truth is Chinchilla's form ``L(N, D) = E + A/N^alpha + B/D^beta`` with ``D = C/(6N)``, or with ``gamma != 1``
+its generalised mean ``E + ((A/N^alpha)^(1/gamma) + (B/D^beta)^(1/gamma))^gamma``, which holds Kaplan et al.
+(2020)'s non-additive form ``E + ((N_c/N)^(alpha_N/alpha_D) + D_c/D)^alpha_D`` (``KnownLaw.kaplan_form``). With
+``u, v`` the two terms inside the bracket, the loss at fixed C is least where ``alpha u = beta v``
+(d(u + v)/d log N = 0), which gives, in closed form,
 
-- ``N_opt(C) = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``;
-- on that optimum ``B/D^beta = (alpha/beta) A/N^alpha``, so the frontier is
-  ``L*(C) = E + (1 + alpha/beta) A / N_opt(C)^alpha``, a power law plus constant with exponent
-  ``alpha_C = alpha beta / (alpha + beta)`` — exactly Henighan's ``L(C) = L_inf + (C0/C)^alpha_C``.
+- ``N_opt(C) = G (C/6)^(beta/(alpha+beta))`` with ``G = ((alpha/beta)^gamma A/B)^(1/(alpha+beta))``;
+- on that optimum ``L - E = ((1 + alpha/beta) u)^gamma = (1 + alpha/beta)^gamma A / N_opt(C)^alpha``, so the
+  frontier ``L*(C)`` is a power law plus constant with exponent ``alpha_C = alpha beta / (alpha + beta)`` —
+  exactly Henighan's ``L(C) = L_inf + (C0/C)^alpha_C``.
 
 So an estimated N_opt exponent can be compared with ``beta/(alpha+beta)`` and an estimated ``alpha_C`` with
-``alpha beta/(alpha+beta)``.
+``alpha beta/(alpha+beta)``, whatever ``gamma``: it changes the form of L(N, D), not the frontier's exponents,
+which is what shows an estimator's debt to knowing the form (benchmarks/estimator_form.py).
 """
 
 from __future__ import annotations
@@ -25,13 +29,20 @@ FLOPS_PER_PF_DAY = 8.64e19
 
 @dataclass(frozen=True)
 class KnownLaw:
-    """``L(N, D) = E + A/N^alpha + B/D^beta`` (nats/token), with its compute-optimal frontier in closed form."""
+    """``L(N, D) = E + A/N^alpha + B/D^beta`` (nats/token; ``gamma`` != 1: the generalised mean of the module
+    docstring), with its compute-optimal frontier in closed form."""
 
     E: float
     A: float
     B: float
     alpha: float
     beta: float
+    gamma: float = 1.0
+
+    @classmethod
+    def kaplan_form(cls, E: float, N_c: float, D_c: float, alpha_N: float, alpha_D: float) -> KnownLaw:
+        """``E + ((N_c/N)^(alpha_N/alpha_D) + D_c/D)^alpha_D`` (Kaplan et al. 2020, eq. 1.5, with a floor ``E``)."""
+        return cls(E=E, A=N_c**alpha_N, B=D_c**alpha_D, alpha=alpha_N, beta=alpha_D, gamma=alpha_D)
 
     @classmethod
     def from_chinchilla(cls) -> KnownLaw:
@@ -89,7 +100,7 @@ class KnownLaw:
 
     @property
     def g(self) -> float:
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+        return ((self.alpha / self.beta) ** self.gamma * self.A / self.B) ** (1.0 / (self.alpha + self.beta))
 
     @property
     def c_n(self) -> float:
@@ -99,12 +110,13 @@ class KnownLaw:
     @property
     def c0(self) -> float:
         """``C0`` (FLOPs) of ``L*(C) = E + (C0/C)^alpha_C``."""
-        k = (1.0 + self.alpha / self.beta) * self.A * self.g ** (-self.alpha)
+        k = (1.0 + self.alpha / self.beta) ** self.gamma * self.A * self.g ** (-self.alpha)
         return 6.0 * k ** (1.0 / self.alpha_c)
 
     def loss(self, n_params: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         n, d = np.asarray(n_params, float), np.asarray(tokens, float)
-        return self.E + self.A / n**self.alpha + self.B / d**self.beta
+        u, v = (self.A / n**self.alpha) ** (1 / self.gamma), (self.B / d**self.beta) ** (1 / self.gamma)
+        return self.E + (u + v) ** self.gamma
 
     def n_opt(self, compute: np.ndarray) -> np.ndarray:
         return self.g * (np.asarray(compute, float) / 6.0) ** self.beta_opt

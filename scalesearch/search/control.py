@@ -1,7 +1,9 @@
 """The search's own decisions between trials: refit the frontier, move the range of N, and end the search.
 
 - Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials
-  and at each rise of a compute ladder's cap, on every curve. Fitting only the curves near the envelope was
+  and at each rise of a compute ladder's cap, on every curve; read from the frontier, or with ``search.estimator:
+  chinchilla_mean`` from ``L(N, D)`` fitted to every report (benchmarks/RESULTS.md: far less compute to the same
+  accuracy where that form holds, and wrong where it does not). Fitting only the curves near the envelope was
   tried: where a near curve stopped early, the envelope at the higher compute points has fewer curves, and the
   simulated search of tests/search/test_search.py lost its fit (1 interior size left on the hull; on every
   curve: beta 0.47).
@@ -24,30 +26,37 @@ from ray.tune.stopper import Stopper
 
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
+from scalesearch.fits.inputs import standardize
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec, StopSpec
 
 HEADROOM = 2.0  # the largest size should be at least this many times N_opt(C_max)
 RANGE_STEP = 3.0
 MIN_RUNS_TO_FIT = 4
+# An estimator's parameters under the names the search reads (beta: the N_opt exponent, alpha_C, L_inf); the
+# L(N, D) law's own alpha and beta (of N and D) are kept as alpha_N and beta_D.
+READ_AS = {"frontier": {}, "chinchilla_mean": {"a": "beta", "E": "L_inf", "alpha": "alpha_N", "beta": "beta_D"}}
 
 
 def refit(state: SearchState, spec: SearchSpec, seed: int = 0) -> dict | None:
-    """Fit the frontier to the curves so far; the fit's summary is appended to ``state.fits``."""
+    """Fit the frontier to the curves so far (``spec.estimator``); the fit's summary is appended to
+    ``state.fits``, its parameters under the frontier fit's names (``READ_AS``)."""
     table = state.table()
     if table["run"].nunique() < MIN_RUNS_TO_FIT:
         return None
     try:
-        fit = fit_law(table, "frontier", n_bootstrap=spec.bootstrap, seed=seed)
+        table = standardize(table)  # tokens from compute, for L(N, D)
+        fit = fit_law(table, spec.estimator, n_bootstrap=spec.bootstrap, seed=seed)
     except (FitInputError, FitFailedError) as err:
         summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": False, "why": str(err)}
     else:
         est = fit.estimates()
         c_max = float(table["compute"].max())
+        runs = fit.estimator.curves_.runs if spec.estimator == "frontier" else table["run"].unique()
         summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": bool(fit.ok),
-                   "problems": fit.problems, "runs": len(fit.estimator.curves_.runs),
+                   "problems": fit.problems, "runs": len(runs), "estimator": spec.estimator,
                    "n_opt_at_max": float(fit.estimator.n_opt(np.array([c_max]))[0]), "c_max": c_max,
-                   **{name: e.to_dict() for name, e in est.items()}}
+                   **{READ_AS[spec.estimator].get(name, name): e.to_dict() for name, e in est.items()}}
     state.fits.append(summary)
     return summary
 

@@ -8,9 +8,16 @@ from scalesearch.fits.frontier import FrontierFit
 from scalesearch.fits.powerlaw import PurePowerLaw
 from scalesearch.fits.synthetic import KnownLaw
 
+# Kaplan's non-additive form with exponents and N_opt(C) near the simulator's (benchmarks/estimator_form.py)
+KAPLAN = KnownLaw.kaplan_form(E=1.8172, N_c=1.84e8, D_c=3.56e9, alpha_N=0.35, alpha_D=0.37)
+LAWS = pytest.mark.parametrize("law", [KnownLaw.from_chinchilla(), KAPLAN], ids=["chinchilla", "kaplan"])
 
-def test_closed_form_frontier_matches_numerical_minimum():
-    law = KnownLaw.from_chinchilla()
+
+@LAWS
+def test_closed_form_frontier_matches_numerical_minimum(law):
+    """N_opt, the frontier and its exponents from a numerical minimum over N, not from the closed form's algebra;
+    Kaplan's form has a gamma != 1 and the same exponent formulas."""
+    found = []
     for c in (1e18, 1e22):
         best = minimize_scalar(lambda log_n, c=c: law.loss(np.exp(log_n), c / (6 * np.exp(log_n))),
                                bounds=(0, 60), method="bounded", options={"xatol": 1e-10})
@@ -18,6 +25,16 @@ def test_closed_form_frontier_matches_numerical_minimum():
         assert best.fun == pytest.approx(law.frontier_loss(c), rel=1e-9)
         assert law.frontier_loss(c) == pytest.approx(law.E + (law.c0 / c) ** law.alpha_c, rel=1e-9)
         assert law.n_opt(c) == pytest.approx((c / law.c_n) ** law.beta_opt, rel=1e-9)
+        found.append((np.log(c), best.x, np.log(best.fun - law.E)))
+    (c1, n1, l1), (c2, n2, l2) = found
+    assert (n2 - n1) / (c2 - c1) == pytest.approx(law.beta_opt, rel=1e-5)
+    assert -(l2 - l1) / (c2 - c1) == pytest.approx(law.alpha_c, rel=1e-6)
+
+
+def test_kaplan_form_is_kaplans_equation():
+    n, d = 1e8, 2e9
+    assert KAPLAN.loss(n, d) == pytest.approx(1.8172 + ((1.84e8 / n) ** (0.35 / 0.37) + 3.56e9 / d) ** 0.37, rel=1e-12)
+    assert (KAPLAN.beta_opt, KAPLAN.alpha_c) == pytest.approx((0.37 / 0.72, 0.35 * 0.37 / 0.72))
 
 
 def test_henighan_row_gives_its_exponents(henighan_table):
@@ -29,12 +46,13 @@ def test_henighan_row_gives_its_exponents(henighan_table):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_frontier_recovers_known_exponents(seed):
+@LAWS
+def test_frontier_recovers_known_exponents(seed, law):
     """Noise 0.3% per point, sizes a factor 2 apart. Tolerances: alpha_C is set by the frontier's height, which
     the noise moves by ~0.3% over 6 decades of compute, so a few thousandths; the N_opt exponent is read from which
     of the discrete sizes attains the hull, a step of log 2 in log N over ~0.7 decades of compute, so a few
-    hundredths (and the discreteness alone costs ~0.005, see the noise-free case)."""
-    law = KnownLaw.from_chinchilla()
+    hundredths (and the discreteness alone costs ~0.005, see the noise-free case). The frontier fit assumes no
+    form of L(N, D), so Kaplan's non-additive one is read as well as Chinchilla's."""
     curves = law.curves(np.geomspace(1e6, 1e9, 11), c_max=1e20, points_per_decade=10, noise=0.003,
                         rng=np.random.default_rng(seed), c_min=1e14)
     fit = FrontierFit().fit(curves)

@@ -11,7 +11,7 @@ from ray.tune.schedulers import TrialScheduler
 from scalesearch.compute import report_points
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.search.control import ci_width, precision_reached, stop_reason
+from scalesearch.search.control import ci_width, precision_reached, refit, stop_reason
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec
@@ -173,3 +173,25 @@ def test_the_precision_stop_waits_for_both_intervals_a_settled_range_and_an_ok_f
     assert np.isnan(ci_width(withheld, "beta"))
     assert precision_reached(withheld, spec.stop, range_moved=False) is None
     assert precision_reached(None, spec.stop, range_moved=False) is None
+
+
+@pytest.mark.parametrize("estimator", ["frontier", "chinchilla_mean"])
+def test_a_refit_reads_beta_and_alpha_c_under_the_same_names_whatever_the_estimator(estimator):
+    """Kaplan's non-additive form (gamma = alpha_D = 0.37), 7 sizes to 1e21 with the simulator's noise: both
+    estimators give the N_opt exponent as ``beta`` (not the L(N, D) law's data exponent, kept as ``beta_D``) and
+    alpha_C, near the closed form's, with intervals."""
+    truth = KnownLaw.kaplan_form(E=1.8172, N_c=1.84e8, D_c=3.56e9, alpha_N=0.35, alpha_D=0.37)
+    curves = truth.curves(np.geomspace(3e7, 3e9, 7), c_max=C_MAX, points_per_decade=8, noise=0.003,
+                          rng=np.random.default_rng(0), c_min=1e17, run_noise=0.002)
+    state = SearchState(n_range=(3e7, 3e9))
+    for row in curves.itertuples():
+        state.add(row.run, row.n_params, row.compute, row.loss)
+    spec = SearchSpec(n_params=(3e7, 3e9), bootstrap=20, estimator=estimator)
+    fit = refit(state, spec)
+    assert fit["ok"] and fit["estimator"] == estimator and fit["runs"] == 7, fit.get("problems")
+    assert fit["beta"]["value"] == pytest.approx(truth.beta_opt, abs=0.02)
+    assert fit["alpha_C"]["value"] == pytest.approx(truth.alpha_c, abs=0.01)
+    assert fit["beta"]["ci_low"] < fit["beta"]["value"] < fit["beta"]["ci_high"]
+    assert fit["n_opt_at_max"] == pytest.approx(truth.n_opt(C_MAX), rel=0.3)
+    if estimator == "chinchilla_mean":
+        assert fit["beta_D"]["value"] == pytest.approx(0.37, abs=0.03) and fit["L_inf"]["value"] > 1.5
