@@ -105,7 +105,7 @@ from ray.tune import Callback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from estimator_form import TRUTHS, approach3_estimates
+from estimator_form import SIMULATED, TRUTHS, approach3_estimates
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
 from scalesearch.job import ensure_ray
@@ -405,7 +405,7 @@ def main() -> None:
                              "so scalesearch's lr search costs nothing (the grid and IsoFLOP get optimal lrs anyway)")
     parser.add_argument("--trace", action="store_true",
                         help="print scalesearch's beta and alpha_C (and their errors) after every finished trial")
-    parser.add_argument("--truth", choices=sorted(TRUTHS), default="chinchilla",
+    parser.add_argument("--truth", choices=SIMULATED, default="chinchilla",
                         help="the simulator's L(N, D) for every method: chinchilla (additive, the default) or "
                              "kaplan (non-additive, same frontier exponents; benchmarks/estimator_form.py)")
     parser.add_argument("--estimator", choices=["frontier", "chinchilla_mean"], default="frontier",
