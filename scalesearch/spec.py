@@ -218,6 +218,8 @@ class SimulateSpec(Section):
     gamma: float = Field(1.0, gt=0, description="1: Chinchilla's additive L(N, D); else the generalised mean "
                                                 "((A/N^alpha)^(1/gamma) + (B/D^beta)^(1/gamma))^gamma "
                                                 "(fits/synthetic.py: Kaplan's form at gamma = alpha_D)")
+    kappa: float = Field(0.0, ge=0, description="a cross term kappa sqrt(A/N^alpha B/D^beta) added to the loss, "
+                                                "a form outside both Chinchilla's and the mean's (fits/synthetic.py)")
     lr_optimum: float = Field(2.7e-3, gt=0, description="best peak lr at N = 1.23e4 (Henighan Table 5)")
     lr_exponent: float = Field(-0.25, description="best lr ~ N^this (Table 5: 0.0027 -> 0.00012 over 1.2e4..3.2e9)")
     lr_sensitivity: float = Field(0.05, ge=0, description="reducible loss x (1 + this * ln(lr/lr_opt)^2)")

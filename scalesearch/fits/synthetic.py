@@ -1,19 +1,22 @@
 """Learning curves from a known law, for checking the fits against a truth (and for the search's simulator).
 
-The truth is Chinchilla's form ``L(N, D) = E + A/N^alpha + B/D^beta`` with ``D = C/(6N)``, or with ``gamma != 1``
-its generalised mean ``E + ((A/N^alpha)^(1/gamma) + (B/D^beta)^(1/gamma))^gamma``, which holds Kaplan et al.
-(2020)'s non-additive form ``E + ((N_c/N)^(alpha_N/alpha_D) + D_c/D)^alpha_D`` (``KnownLaw.kaplan_form``). With
-``u, v`` the two terms inside the bracket, the loss at fixed C is least where ``alpha u = beta v``
-(d(u + v)/d log N = 0), which gives, in closed form,
+The truth is Chinchilla's form ``L(N, D) = E + A/N^alpha + B/D^beta`` with ``D = C/(6N)``, or a variant with
+the same terms ``x = A/N^alpha``, ``y = B/D^beta`` combined otherwise: ``gamma != 1`` takes their generalised mean
+``E + (x^(1/gamma) + y^(1/gamma))^gamma``, which holds Kaplan et al. (2020)'s non-additive form
+``E + ((N_c/N)^(alpha_N/alpha_D) + D_c/D)^alpha_D`` (``KnownLaw.kaplan_form``), and ``kappa`` adds a cross term
+``kappa sqrt(x y)``, outside both families. Either way ``L - E = x h(r)`` with ``r = y/x`` and
+``h(r) = (1 + r^(1/gamma))^gamma + kappa sqrt(r)``: homogeneous of degree 1 in (x, y). At fixed C, ``r`` grows as
+``N^(alpha+beta)``, and the loss is least where ``r h'(r)/h(r) = alpha/(alpha+beta)``, at a ratio ``r*`` that does
+not depend on C (``(alpha/beta)^gamma`` in closed form without the cross term, a root found numerically with it).
+So:
 
-- ``N_opt(C) = G (C/6)^(beta/(alpha+beta))`` with ``G = ((alpha/beta)^gamma A/B)^(1/(alpha+beta))``;
-- on that optimum ``L - E = ((1 + alpha/beta) u)^gamma = (1 + alpha/beta)^gamma A / N_opt(C)^alpha``, so the
-  frontier ``L*(C)`` is a power law plus constant with exponent ``alpha_C = alpha beta / (alpha + beta)`` —
-  exactly Henighan's ``L(C) = L_inf + (C0/C)^alpha_C``.
+- ``N_opt(C) = G (C/6)^(beta/(alpha+beta))`` with ``G = (r* A/B)^(1/(alpha+beta))`` (from ``y = r* x``);
+- on that optimum ``L - E = h(r*) A / N_opt(C)^alpha``, so the frontier ``L*(C)`` is a power law plus constant
+  with exponent ``alpha_C = alpha beta / (alpha + beta)`` — exactly Henighan's ``L(C) = L_inf + (C0/C)^alpha_C``.
 
 So an estimated N_opt exponent can be compared with ``beta/(alpha+beta)`` and an estimated ``alpha_C`` with
-``alpha beta/(alpha+beta)``, whatever ``gamma``: it changes the form of L(N, D), not the frontier's exponents,
-which is what shows an estimator's debt to knowing the form (benchmarks/estimator_form.py).
+``alpha beta/(alpha+beta)``, whatever ``gamma`` and ``kappa``: they change the form of L(N, D), not the frontier's
+exponents, which is what shows an estimator's debt to knowing the form (benchmarks/estimator_form.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
 FLOPS_PER_PF_DAY = 8.64e19
 
@@ -30,7 +34,7 @@ FLOPS_PER_PF_DAY = 8.64e19
 @dataclass(frozen=True)
 class KnownLaw:
     """``L(N, D) = E + A/N^alpha + B/D^beta`` (nats/token; ``gamma`` != 1: the generalised mean of the module
-    docstring), with its compute-optimal frontier in closed form."""
+    docstring, ``kappa`` != 0: its cross term), with its compute-optimal frontier in closed form."""
 
     E: float
     A: float
@@ -38,6 +42,7 @@ class KnownLaw:
     alpha: float
     beta: float
     gamma: float = 1.0
+    kappa: float = 0.0
 
     @classmethod
     def kaplan_form(cls, E: float, N_c: float, D_c: float, alpha_N: float, alpha_D: float) -> KnownLaw:
@@ -98,9 +103,29 @@ class KnownLaw:
         """The frontier exponent ``alpha beta/(alpha+beta)`` of ``L(C) = E + (C0/C)^alpha_C``."""
         return self.alpha * self.beta / (self.alpha + self.beta)
 
+    def h(self, r: np.ndarray | float) -> np.ndarray:
+        """``(L - E)/x`` as a function of ``r = y/x`` (module docstring)."""
+        r = np.asarray(r, float)
+        return (1.0 + r ** (1 / self.gamma)) ** self.gamma + self.kappa * np.sqrt(r)
+
+    @property
+    def ratio(self) -> float:
+        """``r* = y/x`` on the frontier: ``r h'(r)/h(r) = alpha/(alpha+beta)``."""
+        if self.kappa == 0:
+            return (self.alpha / self.beta) ** self.gamma
+        share = self.alpha / (self.alpha + self.beta)
+
+        def excess(log_r: float) -> float:
+            r = np.exp(log_r)
+            root = r ** (1 / self.gamma)
+            r_dh = (1.0 + root) ** (self.gamma - 1) * root + self.kappa * np.sqrt(r) / 2  # r h'(r)
+            return r_dh / float(self.h(r)) - share
+
+        return float(np.exp(brentq(excess, -60.0, 60.0, xtol=1e-14)))
+
     @property
     def g(self) -> float:
-        return ((self.alpha / self.beta) ** self.gamma * self.A / self.B) ** (1.0 / (self.alpha + self.beta))
+        return (self.ratio * self.A / self.B) ** (1.0 / (self.alpha + self.beta))
 
     @property
     def c_n(self) -> float:
@@ -110,13 +135,14 @@ class KnownLaw:
     @property
     def c0(self) -> float:
         """``C0`` (FLOPs) of ``L*(C) = E + (C0/C)^alpha_C``."""
-        k = (1.0 + self.alpha / self.beta) ** self.gamma * self.A * self.g ** (-self.alpha)
+        k = float(self.h(self.ratio)) * self.A * self.g ** (-self.alpha)
         return 6.0 * k ** (1.0 / self.alpha_c)
 
     def loss(self, n_params: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        n, d = np.asarray(n_params, float), np.asarray(tokens, float)
-        u, v = (self.A / n**self.alpha) ** (1 / self.gamma), (self.B / d**self.beta) ** (1 / self.gamma)
-        return self.E + (u + v) ** self.gamma
+        x = self.A / np.asarray(n_params, float) ** self.alpha
+        y = self.B / np.asarray(tokens, float) ** self.beta
+        mean = (x ** (1 / self.gamma) + y ** (1 / self.gamma)) ** self.gamma
+        return self.E + mean + self.kappa * np.sqrt(x * y)
 
     def n_opt(self, compute: np.ndarray) -> np.ndarray:
         return self.g * (np.asarray(compute, float) / 6.0) ** self.beta_opt

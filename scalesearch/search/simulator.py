@@ -1,8 +1,8 @@
 """A learning-curve simulator with a known truth, so the search logic runs through real Ray Tune in seconds.
 
 The truth is Chinchilla's ``L(N, D) = E + A/N^alpha + B/D^beta`` (``fits.synthetic.KnownLaw``; Besiroglu et al.'s
-coefficients by default, DESIGN §5; ``gamma`` != 1 makes it non-additive, as Kaplan's form), whose frontier has
-``beta_opt = beta/(alpha+beta)`` and ``alpha_C = alpha beta/(alpha+beta)`` in closed form. On top of it: a
+coefficients by default, DESIGN §5; ``gamma`` != 1 makes it non-additive, as Kaplan's form; ``kappa`` adds a
+cross term), whose frontier has ``beta_opt = beta/(alpha+beta)`` and ``alpha_C = alpha beta/(alpha+beta)``. On top of it: a
 learning-rate optimum that falls with N as in Henighan's Table 5, whose miss multiplies the reducible loss by
 ``1 + s ln(lr/lr_opt)^2``, and noise that is a fixed function of the trial's seed, so a resumed trial repeats its
 curve exactly.
@@ -25,7 +25,8 @@ class SimulatedLaw:
 
     def __init__(self, spec: SimulateSpec):
         self.spec = spec
-        self.truth = KnownLaw(E=spec.E, A=spec.A, B=spec.B, alpha=spec.alpha, beta=spec.beta, gamma=spec.gamma)
+        self.truth = KnownLaw(E=spec.E, A=spec.A, B=spec.B, alpha=spec.alpha, beta=spec.beta,
+                              gamma=spec.gamma, kappa=spec.kappa)
 
     def lr_optimum(self, n_params: float) -> float:
         return self.spec.lr_optimum * (n_params / LR_REFERENCE_N) ** self.spec.lr_exponent

@@ -10,7 +10,11 @@ from scalesearch.fits.synthetic import KnownLaw
 
 # Kaplan's non-additive form with exponents and N_opt(C) near the simulator's (benchmarks/estimator_form.py)
 KAPLAN = KnownLaw.kaplan_form(E=1.8172, N_c=1.84e8, D_c=3.56e9, alpha_N=0.35, alpha_D=0.37)
-LAWS = pytest.mark.parametrize("law", [KnownLaw.from_chinchilla(), KAPLAN], ids=["chinchilla", "kaplan"])
+# Chinchilla's terms with a cross term kappa sqrt(x y), outside both families
+CROSS = KnownLaw(E=1.8172, A=482.01 / 1.5, B=2085.43 / 1.5, alpha=0.3478, beta=0.3658, kappa=1.0)
+LAWS = pytest.mark.parametrize("law", [KnownLaw.from_chinchilla(), KAPLAN, CROSS,
+                                       KnownLaw(E=1.8, A=100, B=300, alpha=0.3, beta=0.4, gamma=0.5, kappa=0.7)],
+                               ids=["chinchilla", "kaplan", "cross", "mean-and-cross"])
 
 
 @LAWS
@@ -31,9 +35,11 @@ def test_closed_form_frontier_matches_numerical_minimum(law):
     assert -(l2 - l1) / (c2 - c1) == pytest.approx(law.alpha_c, rel=1e-6)
 
 
-def test_kaplan_form_is_kaplans_equation():
+def test_kaplan_form_and_cross_term_are_the_equations_they_name():
     n, d = 1e8, 2e9
     assert KAPLAN.loss(n, d) == pytest.approx(1.8172 + ((1.84e8 / n) ** (0.35 / 0.37) + 3.56e9 / d) ** 0.37, rel=1e-12)
+    x, y = 482.01 / 1.5 / n**0.3478, 2085.43 / 1.5 / d**0.3658
+    assert CROSS.loss(n, d) == pytest.approx(1.8172 + x + y + (x * y) ** 0.5, rel=1e-12)
     assert (KAPLAN.beta_opt, KAPLAN.alpha_c) == pytest.approx((0.37 / 0.72, 0.35 * 0.37 / 0.72))
 
 
@@ -52,7 +58,7 @@ def test_frontier_recovers_known_exponents(seed, law):
     the noise moves by ~0.3% over 6 decades of compute, so a few thousandths; the N_opt exponent is read from which
     of the discrete sizes attains the hull, a step of log 2 in log N over ~0.7 decades of compute, so a few
     hundredths (and the discreteness alone costs ~0.005, see the noise-free case). The frontier fit assumes no
-    form of L(N, D), so Kaplan's non-additive one is read as well as Chinchilla's."""
+    form of L(N, D), so the non-additive ones are read as well as Chinchilla's."""
     curves = law.curves(np.geomspace(1e6, 1e9, 11), c_max=1e20, points_per_decade=10, noise=0.003,
                         rng=np.random.default_rng(seed), c_min=1e14)
     fit = FrontierFit().fit(curves)
