@@ -4,7 +4,7 @@
 
 On the simulator's truth (Chinchilla's additive ``L(N, D)``), Chinchilla's approach 3 fitted to the search's
 learning curves is accurate from far less compute than the frontier fit (benchmarks/RESULTS.md). Is that the
-search's design, or the estimator knowing the simulator's form? Here both estimators read the same designs of
+search's design, or the estimator knowing the simulator's form? Here three estimators read the same designs of
 runs under three truths with the same frontier exponents and nearly the same ``N_opt(C)``:
 
 - **chinchilla**: the simulator's truth (``SimulateSpec``'s Besiroglu coefficients), ``beta`` 0.5126,
@@ -25,7 +25,7 @@ also stops once the next larger size is 1% below it, as the frontier scheduler s
 simulator's (0.3% per report, 0.2% per run), reports 8 a decade from 1e17. Estimators: the frontier fit
 (``fit_law(..., "frontier")``, Henighan's, what scalesearch reports), approach 3 (``ChinchillaLaw``, with
 ``a`` and ``alpha_C`` as its ``beta`` and ``alpha_C``) and **mean**, approach 3 with the generalised mean's
-``gamma`` free (``ChinchillaLaw(free_gamma=True)``, a form that holds both truths). Figures: bias and spread of
+``gamma`` free (``ChinchillaLaw(free_gamma=True)``, a form that holds the first two truths). Figures: bias and spread of
 the errors over seeds, and the share of seeds within the search-efficiency benchmark's tolerances (beta 0.03,
 alpha_C 0.02).
 """
@@ -44,8 +44,6 @@ from scalesearch.fits.synthetic import KnownLaw
 from scalesearch.spec import SimulateSpec
 
 SIM = SimulateSpec()
-
-
 TRUTHS = {
     "chinchilla": KnownLaw(E=SIM.E, A=SIM.A, B=SIM.B, alpha=SIM.alpha, beta=SIM.beta),
     "kaplan": KnownLaw.kaplan_form(E=SIM.E, N_c=1.84e8, D_c=3.56e9, alpha_N=0.35, alpha_D=0.37),
