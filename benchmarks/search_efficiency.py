@@ -26,6 +26,10 @@ ratios are of the medians. A method that is not accurate by its last step counts
   of each budget whose vertex lies inside its sizes; ``beta`` is the slope of ``log N_opt`` on ``log C``
   (``PurePowerLaw``), ``alpha_C`` the exponent of ``L_min(C) = L_inf + (C0/C)^alpha_C``
   (``PowerLawWithConstant``, >= 4 budgets). Compute: the sum over the budgets so far of 5 x budget.
+- ``isoflop_read_by_<estimator>``: the same IsoFLOP runs (one per size and budget) read by (d)'s estimator on
+  every report of every run, as (d) is read: like against like. With ``--estimator chinchilla_mean`` it shows
+  what that reading owes to the simulator, where every report of every run is a point of the truth's
+  ``L(N, D)`` (on real runs, reports part-way through a decaying schedule are not).
 - The truth's exponents are the same at every scale, so (a) and (b) as above may get them from the lower part of
   the range only (a grid at ``C_max`` = 3e20 never puts its two largest sizes on the frontier). ``*_whole_range``
   asks them for what (c) and (d) deliver, the frontier over the whole range up to ``C_max`` = 1e21 (where
@@ -190,12 +194,12 @@ def accurate_from(steps: list[tuple[float, Callable[[], dict | None]]]) -> dict:
 
 # (a) grid and (b) IsoFLOP: the simulator's curves directly ------------------------------------------------------
 
-def curve_table(spec, sizes) -> list:
+def curve_table(spec, sizes, run_prefix: str = "") -> list:
     """Each size trained to the spec's budget at its optimal learning rate: rows for the fits library."""
     rows = []
     for n in sizes:
         points, _, losses = simulated_curve(spec, {"n_params": float(n), "lr": SIM.lr_optimum(n)})
-        rows += [{"run": f"N{n:.4g}", "n_params": float(n), "compute": c, "loss": loss}
+        rows += [{"run": f"{run_prefix}N{n:.4g}", "n_params": float(n), "compute": c, "loss": loss}
                  for c, loss in zip(points, losses)]
     return rows
 
@@ -214,9 +218,8 @@ def isoflop_sizes(budget: float, count: int = 5, ratio: float = 2.0) -> np.ndarr
     return centre * ratio ** (np.arange(count) - (count - 1) / 2)
 
 
-def isoflop_minimum(spec, sizes: np.ndarray) -> tuple[float, float] | None:
+def isoflop_minimum(sizes: np.ndarray, final: list[float]) -> tuple[float, float] | None:
     """Chinchilla approach 2 at one budget: parabola of the final loss in log N; its vertex if inside the sizes."""
-    final = [simulated_curve(spec, {"n_params": float(n), "lr": SIM.lr_optimum(n)})[2][-1] for n in sizes]
     a, b, c = np.polyfit(np.log(sizes), final, 2)
     vertex = -b / (2 * a)
     if a <= 0 or not np.log(sizes[0]) < vertex < np.log(sizes[-1]):
@@ -237,22 +240,27 @@ def isoflop_estimates(minima: list[tuple[float, float, float]]) -> dict | None:
     return {"beta": beta.params_["beta"], "alpha_C": alpha.params_["alpha"]}
 
 
-def isoflop_design(seed: int, budgets: np.ndarray) -> tuple[float, dict | None]:
-    """Compute and estimates of IsoFLOP profiles at ``budgets``."""
-    minima, spent = [], 0.0
+def isoflop_design(seed: int, budgets: np.ndarray) -> tuple[float, list[tuple[float, float, float]], pd.DataFrame]:
+    """Compute, approach 2's minima (budget, N_opt, L_min) and every report of IsoFLOP profiles at ``budgets``
+    (one run per size and budget, as a practitioner trains them: a schedule is set by the run's length)."""
+    minima, spent, rows = [], 0.0, []
     for budget in budgets:
         sizes = isoflop_sizes(budget)
         spent += len(sizes) * budget
-        found = isoflop_minimum(sim_spec("isoflop", seed, budget), sizes)
+        runs = pd.DataFrame(curve_table(sim_spec("isoflop", seed, budget), sizes, run_prefix=f"C{budget:.3g}/"))
+        found = isoflop_minimum(sizes, runs.groupby("run", sort=False)["loss"].last().tolist())
         if found:
             minima.append((budget, *found))
-    return spent, isoflop_estimates(minima)
+        rows.append(runs)
+    return spent, minima, pd.concat(rows, ignore_index=True)
 
 
-def isoflop(seed: int, ladder: list[np.ndarray]) -> dict:
-    """Designs (sets of budgets) in the order of the ladder."""
+def isoflop(seed: int, ladder: list[np.ndarray], read: Callable | None = None) -> dict:
+    """Designs (sets of budgets) in the order of the ladder, read by approach 2 or, given ``read``, by an
+    estimator of (d) on every report of their runs (``isoflop_read_by_*``: like against like)."""
     designs = [isoflop_design(seed, budgets) for budgets in ladder]
-    return accurate_from([(spent, lambda e=estimates: e) for spent, estimates in designs])
+    return accurate_from([(spent, (lambda t=table: read(t)) if read else (lambda m=minima: isoflop_estimates(m)))
+                          for spent, minima, table in designs])
 
 
 # (c) and (d): real Ray Tune --------------------------------------------------------------------------------------
@@ -437,11 +445,14 @@ def main() -> None:
     uri = f"sqlite:///{home / 'mlflow.db'}"
     MlflowClient(uri).search_experiments()  # create the store's tables before anything is timed
     readings = [f"scalesearch_read_by_{name}" for name in READERS if name != ESTIMATOR["name"]]
-    rows: dict[str, list[dict]] = {name: [] for name in (*ladders, "optuna_asha", "scalesearch", *readings)}
+    like = f"isoflop_read_by_{ESTIMATOR['name']}"  # IsoFLOP's runs read as (d) is: like against like
+    baselines = (*ladders, like, "optuna_asha")
+    rows: dict[str, list[dict]] = {name: [] for name in (*baselines, "scalesearch", *readings)}
     stops, speeds = [], []
     for seed in range(args.seeds):
         for name, ladder in ladders.items():
             rows[name].append(clocked((grid if name.startswith("grid") else isoflop), seed, ladder))
+        rows[like].append(clocked(isoflop, seed, ladders["isoflop"], READERS[ESTIMATOR["name"]]))
         rows["optuna_asha"].append(clocked(asha, seed, args.asha_samples, home / "runs"))
         found = clocked(scalesearch, seed, args.search_trials, home / "runs", uri, True, args.trace)
         stops.append(found.pop("self_stop"))
@@ -457,7 +468,8 @@ def main() -> None:
     methods = {name: summarise(found) for name, found in rows.items()}
     ratios = {f"{ours}/{name}": methods[ours]["compute"] / methods[name]["compute"]
               if math.isfinite(methods[name]["compute"]) and math.isfinite(methods[ours]["compute"]) else None
-              for ours in ("scalesearch", *readings) for name in (*ladders, "optuna_asha")}
+              for ours in ("scalesearch", *readings) for name in baselines
+              if ours == "scalesearch" or name != like}  # the like reading is (d)'s estimator's
     stopped = {"compute": median([s["compute"] for s in stops]),
                "beta_error": median([s["beta_error"] for s in stops]),
                "alpha_C_error": median([s["alpha_C_error"] for s in stops]), "per_seed": stops}

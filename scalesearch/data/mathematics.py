@@ -7,10 +7,13 @@ module has one size that is fixed by ``s`` (terms, degree, digits) and is strict
 s <= 10: the extrapolation set really lies outside the training range.
 
 Splits (Henighan et al. 2020): train s uniform in [3, 10]; heldout the same distribution; eval splits
-``interpolate`` (s = 8), ``extrapolate`` (s = 12) and the sweep ``sweep_s01`` .. ``sweep_s19``. Problems that
-occur in train are dropped from every other split. A problem is written ``Q: <question>\\nA: <answer>\\n``;
-whole problems are packed into each sequence and the rest padded with NUL; only the answer's characters and
-its closing newline count in the loss.
+``interpolate`` (s = 8), ``extrapolate`` (s = 12) and the sweep ``sweep_s01`` .. ``sweep_s19``. The option
+``difficulty: [lo, hi]`` moves the training range (for models too small to learn more than the digits'
+marginal at 3..10); interpolation is then at ``max(lo, hi - 2)`` and extrapolation at ``4 * (hi // 4 + 1)``,
+the smallest s above the range at which every module has a size larger than in training (12 for hi = 10).
+Problems that occur in train are dropped from every other split. A problem is written
+``Q: <question>\\nA: <answer>\\n``; whole problems are packed into each sequence and the rest padded with NUL;
+only the answer's characters and its closing newline count in the loss.
 """
 
 from __future__ import annotations
@@ -27,9 +30,20 @@ from scalesearch.data.domain import DataError, Domain, Sequences
 from scalesearch.data.sources import blocks
 
 TRAIN_DIFFICULTY = (3, 10)
-INTERPOLATE, EXTRAPOLATE = 8, 12
 SWEEP = range(1, 20)
 PAD = 0  # NUL: padding after the last whole problem of a sequence, never counted
+
+
+def interpolate_difficulty(train: tuple[int, int]) -> int:
+    """Inside the training range, two below its top (Henighan's 8 in 3..10)."""
+    return max(train[0], train[1] - 2)
+
+
+def extrapolate_difficulty(train: tuple[int, int]) -> int:
+    """The smallest s above the training range at which ``grows(s, 4)`` (polynomial degree, linear equation
+    digits) exceeds its value at the range's top; there, being even and above the range, ``grows(s, 2)``
+    (arithmetic and comparison digits) has grown too. 12 for 3..10."""
+    return 4 * (train[1] // 4 + 1)
 
 
 def grows(s: int, k: int) -> int:
@@ -118,16 +132,28 @@ class MathDomain(Domain):
     parts = ("answer",)
 
     def __init__(self, seq_len: int = 256, train_problems: int = 100_000, heldout_problems: int = 2000,
-                 eval_problems: int = 500, modules: list[str] | None = None, seed: int = 0):
+                 eval_problems: int = 500, modules: list[str] | None = None, seed: int = 0,
+                 difficulty: tuple[int, int] | list[int] = TRAIN_DIFFICULTY):
         unknown = set(modules or ()) - set(MODULES)
         if unknown:
             raise DataError(f"math: unknown modules {sorted(unknown)}; known: {sorted(MODULES)}")
+        integers = all(isinstance(d, int) and not isinstance(d, bool) for d in difficulty)
+        if (len(difficulty) != 2 or not integers or not 1 <= difficulty[0] <= difficulty[1]
+                or extrapolate_difficulty((difficulty[0], difficulty[1])) > SWEEP[-1]):
+            raise DataError(f"math: difficulty must be [lo, hi], integers with 1 <= lo <= hi and an "
+                            f"extrapolation difficulty 4 * (hi // 4 + 1) <= {SWEEP[-1]}; got {difficulty!r}")
         self.seq_len, self.seed = seq_len, seed
         self.modules = sorted(modules or MODULES)
         self.sizes = {"train": train_problems, "heldout": heldout_problems, "eval": eval_problems}
+        self.train_difficulty = (difficulty[0], difficulty[1])
+        self.interpolate = interpolate_difficulty(self.train_difficulty)
+        self.extrapolate = extrapolate_difficulty(self.train_difficulty)
 
     def options(self) -> dict[str, Any]:
-        return {"sizes": self.sizes, "modules": self.modules, "seed": self.seed, "version": 1}
+        # The default range is left out, so that the default's data (and its cache key) stay what they were.
+        default = self.train_difficulty == TRAIN_DIFFICULTY
+        moved = {} if default else {"difficulty": list(self.train_difficulty)}
+        return {"sizes": self.sizes, "modules": self.modules, "seed": self.seed, "version": 1, **moved}
 
     def eval_splits(self) -> list[str]:
         return ["interpolate", "extrapolate"]
@@ -138,8 +164,8 @@ class MathDomain(Domain):
     def difficulty(self, split: str) -> Callable[[random.Random], int]:
         """How ``split`` draws the difficulty of each problem."""
         if split in ("train", "heldout"):
-            return lambda rng: rng.randint(*TRAIN_DIFFICULTY)
-        fixed = {"interpolate": INTERPOLATE, "extrapolate": EXTRAPOLATE,
+            return lambda rng: rng.randint(*self.train_difficulty)
+        fixed = {"interpolate": self.interpolate, "extrapolate": self.extrapolate,
                  **{f"sweep_s{s:02d}": s for s in SWEEP}}
         if split not in fixed:
             raise DataError(f"math: no split {split!r}; the splits are {self.splits()}")

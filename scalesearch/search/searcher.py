@@ -43,6 +43,10 @@ class FrontierSearch(OptunaSearch):
     def __init__(self, spec: SearchSpec, state: SearchState):
         self.spec, self.state = spec, state
         self.continuations: set[str] = set()  # trial ids that continue another trial's curve
+        # The sizes of the trials waiting in Optuna's study (its points_to_evaluate, then each size the ladder
+        # enqueues), in the order Optuna hands them out, and the size of the one being suggested, while it is.
+        self.waiting: list[float] = list(spec.ladder_sizes)
+        self.fixed_n: float | None = None
         # Optuna's own storage and study name, so that a second handle on the study can enqueue trials.
         self.storage, self.study_name = optuna.storages.InMemoryStorage(), f"scalesearch-{spec.seed}"
         sampler = (optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=len(spec.ladder_sizes))
@@ -64,15 +68,24 @@ class FrontierSearch(OptunaSearch):
                 self.continuations.add(trial_id)
                 return config
             optuna.load_study(study_name=self.study_name, storage=self.storage).enqueue_trial(config)
-        return super().suggest(trial_id)
+            self.waiting.append(float(config["n_params"]))
+        self.fixed_n = self.waiting.pop(0) if self.waiting else None
+        try:
+            return super().suggest(trial_id)
+        finally:
+            self.fixed_n = None
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id not in self.continuations:
             super().on_trial_result(trial_id, result)
 
     def define_trial(self, trial: optuna.Trial) -> None:
-        """Define-by-run: N in the current range, then the hyperparameters the spec tunes."""
+        """Define-by-run: N in the current range, then the hyperparameters the spec tunes. A waiting size (an
+        initial or a queued one) that range control has since moved out of the range widens it for its own
+        trial, so that Optuna records the size the trial runs in a distribution that holds it."""
         low, high = self.state.n_range
+        if self.fixed_n is not None:
+            low, high = min(low, self.fixed_n), max(high, self.fixed_n)
         trial.suggest_float("n_params", low, high, log=True)
         for name, r in self.spec.hyperparameters.items():
             if r.choices is not None:

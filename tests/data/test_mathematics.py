@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scalesearch.data.domain import DataError
-from scalesearch.data.mathematics import EXTRAPOLATE, MathDomain
+from scalesearch.data.mathematics import MathDomain
 
 
 def evaluate(expression: str, x: Fraction | None = None) -> Fraction:
@@ -107,18 +107,12 @@ def test_no_heldout_or_eval_problem_occurs_in_train(small_math):
 
 
 def test_extrapolation_lies_outside_the_training_difficulty(small_math):
-    def sizes(split: str) -> dict[str, list[int]]:
-        by_module: dict[str, list[int]] = {}
-        for question, _ in small_math.problems(split):
-            module = solve(question)[0]
-            by_module.setdefault(module, []).append(size(module, question))
-        return by_module
-
-    train, extrapolate = sizes("train"), sizes("extrapolate")
+    train, extrapolate = module_sizes(small_math, "train"), module_sizes(small_math, "extrapolate")
     for module, values in extrapolate.items():
         assert min(values) > max(train[module]), module
-    assert sizes("interpolate")["arithmetic"] and max(sizes("interpolate")["arithmetic"]) <= max(train["arithmetic"])
-    assert EXTRAPOLATE == 12
+    interpolate = module_sizes(small_math, "interpolate")["arithmetic"]
+    assert interpolate and max(interpolate) <= max(train["arithmetic"])
+    assert (small_math.interpolate, small_math.extrapolate) == (8, 12)  # Henighan et al. 2020 (DESIGN §2)
 
 
 def test_generation_is_deterministic_by_seed():
@@ -145,3 +139,38 @@ def test_unknown_module_or_split_is_rejected(small_math):
         MathDomain(modules=["calculus"])
     with pytest.raises(DataError, match="no split"):
         small_math.problems("sweep_s40")
+
+
+def test_difficulty_moves_the_training_range_and_the_eval_difficulties_with_it():
+    default = MathDomain(train_problems=400, heldout_problems=40, eval_problems=40)
+    assert default.train_difficulty == (3, 10)
+    assert "difficulty" not in default.options()  # the default's data and cache key are unchanged
+    assert MathDomain(train_problems=400, heldout_problems=40, eval_problems=40,
+                      difficulty=[3, 10]).fingerprint() == default.fingerprint()
+
+    easy = MathDomain(train_problems=400, heldout_problems=40, eval_problems=40, difficulty=[1, 4])
+    assert (easy.interpolate, easy.extrapolate) == (2, 8)
+    assert easy.options()["difficulty"] == [1, 4] and easy.fingerprint() != default.fingerprint()
+
+    train, extrapolate = module_sizes(easy, "train"), module_sizes(easy, "extrapolate")
+    assert max(train["arithmetic"]) < max(module_sizes(default, "train")["arithmetic"])  # easier than the default
+    for module, values in extrapolate.items():
+        assert min(values) > max(train[module]), module
+    for module, values in module_sizes(easy, "interpolate").items():
+        assert max(values) <= max(train[module]), module
+
+
+def module_sizes(domain: MathDomain, split: str) -> dict[str, list[int]]:
+    """Each module's sizes in ``split``, every answer checked by the independent evaluator on the way."""
+    by_module: dict[str, list[int]] = {}
+    for question, answer in domain.problems(split):
+        module, expected = solve(question)
+        assert answer == expected, question
+        by_module.setdefault(module, []).append(size(module, question))
+    return by_module
+
+
+@pytest.mark.parametrize("difficulty", [[0, 4], [5, 4], [3], [1.5, 4], [3, 16]])
+def test_bad_difficulty_is_rejected(difficulty):
+    with pytest.raises(DataError, match="difficulty"):
+        MathDomain(difficulty=difficulty)

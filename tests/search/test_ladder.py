@@ -115,6 +115,34 @@ def test_a_proposed_size_takes_the_leaders_learning_rate_moved_along_n():
     assert transfer_lr(plain, {"lr": 1e-3}, 1e8, 1.6e9) == {"lr": 1e-3}
 
 
+def test_a_waiting_size_outside_the_moved_range_runs_as_queued_and_optuna_records_it_inside_its_distribution():
+    """Range control may move the range past an initial size not yet started or a size the ladder queued; the
+    trial runs that size, Optuna records it inside the trial's distribution (it warned 'out of range' before),
+    and later trials sample the moved range."""
+    import warnings
+
+    import optuna
+
+    from scalesearch.search.searcher import FrontierSearch
+
+    spec = parse_spec(ladder_spec("unit", 10)).search
+    state = SearchState(n_range=tuple(spec.n_params))
+    searcher = FrontierSearch(spec, state)
+    initial = [searcher.suggest(f"initial-{i}")["n_params"] for i in range(len(spec.ladder_sizes) - 1)]
+    state.n_range = (9e7, 2.7e8)  # range control raises the lower end past the last initial size and a queued one
+    state.queued.append({"n_params": 3e7, "lr": 1e-3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Optuna's out-of-range warning fails the test
+        configs = [searcher.suggest("last-initial"), searcher.suggest("queued")]
+        later = [searcher.suggest(f"later-{i}") for i in range(3)]
+    assert initial + [configs[0]["n_params"]] == spec.ladder_sizes  # largest first, the smallest (3e7) last
+    assert configs[1] == {"n_params": 3e7, "lr": 1e-3}
+    trials = optuna.load_study(study_name=searcher.study_name, storage=searcher.storage).trials
+    for trial in trials[-5:-3]:
+        assert trial.distributions["n_params"].low <= trial.params["n_params"] == 3e7
+    assert all(9e7 <= c["n_params"] <= 2.7e8 for c in later)
+
+
 class Reports(Callback):
     """Every report the driver processed, in order: (trial id, config, compute), and its loss by (trial id,
     compute)."""
