@@ -1,11 +1,11 @@
 """Tokens/s and MFU of the training job on one CUDA GPU (bf16 autocast, fused AdamW), eager against
 ``train.compile: true``, for GPT shapes from ~1e7 to ~3e8 non-embedding parameters at a context of 1024.
 
-The figures are the job's own (``train_job`` on a ``LocalRuntime``, the loop every backend runs): steady-state
+The figures are the job's own (``train_job`` in this process, the loop every backend runs): steady-state
 ``tokens_per_s`` over the training steps between the last two reports, and ``mfu`` = tokens/s x the full FLOPs per
 token (attention and unembedding included, ``compute.flops_per_token_full``) over the device's dense bf16 peak.
 Eager and compiled jobs of each size alternate, ``--repeats`` times, so that drift cancels; medians are printed.
-Wall time minus training time is the job's start-up (data, model build, compilation) and its evaluations.
+Wall time adds the job's start-up (data, model build, compilation), its evaluations and its checkpoint writes.
 
     python benchmarks/gpu_training.py [--repeats 3] [--steps 120] [--json]
 
@@ -30,6 +30,7 @@ from scalesearch.spec import DomainSpec, TrainSpec
 from scalesearch.train import Job, LocalRuntime, train_job
 
 SIZES = (1e7, 8.5e7, 3e8)
+N_CTX, VOCAB, BATCH = 1024, 256, 16
 
 
 class ReportsOnly(LocalRuntime):
@@ -37,17 +38,20 @@ class ReportsOnly(LocalRuntime):
 
     def report(self, metrics: dict[str, float], checkpoint_dir: Path | None) -> None:
         self.reports.append(metrics)
-N_CTX, VOCAB, BATCH = 1024, 256, 16
 
 
-def one_job(n_params: float, compiled: bool, steps: int, root: Path) -> dict[str, float]:
+def median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def one_job(n_params: float, compiled: bool, steps: int) -> dict[str, float]:
     cfg = shape_for_n_params("gpt", n_params, aspect=64, n_ctx=N_CTX, vocab_size=VOCAB)
     train = TrainSpec(batch_size=BATCH, heldout_sequences=16, eval_batch_size=16, compile=compiled)
     job = Job(model=cfg, train=train, domain=DomainSpec(name="text", options={"seq_len": N_CTX}),
               budget_flops=steps * compute.flops_per_token(cfg) * BATCH * N_CTX, reports_per_decade=4,
               first_report_fraction=0.05)
     start = time.perf_counter()
-    result = train_job(job, ReportsOnly(root, device="cuda"))
+    result = train_job(job, ReportsOnly(Path(tempfile.gettempdir()), device="cuda"))  # it writes nothing there
     torch.cuda.synchronize()
     wall = time.perf_counter() - start
     last = result.history[-1]
@@ -67,14 +71,12 @@ def main() -> int:
         print("no CUDA device: this benchmark measures the GPU path", file=sys.stderr)
         return 2
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for repeat in range(args.repeats):
-            for n in args.sizes:
-                for compiled in (False, True):
-                    torch.cuda.reset_peak_memory_stats()
-                    row = one_job(n, compiled, args.steps, Path(tmp) / f"{repeat}-{n:g}-{compiled}")
-                    rows.append({**row, "repeat": repeat})
-                    print(json.dumps(rows[-1]), flush=True)
+    for repeat in range(args.repeats):
+        for n in args.sizes:
+            for compiled in (False, True):
+                torch.cuda.reset_peak_memory_stats()
+                rows.append({**one_job(n, compiled, args.steps), "repeat": repeat})
+                print(json.dumps(rows[-1]), flush=True)
     summary = []
     print(f"\n{torch.cuda.get_device_name()}, torch {torch.__version__}, batch {BATCH} x {N_CTX} tokens, "
           f"{args.steps} steps a job, medians of {args.repeats}")
@@ -83,14 +85,10 @@ def main() -> int:
     for n in args.sizes:
         eager = [r for r in rows if r["target"] == n and not r["compiled"]]
         comp = [r for r in rows if r["target"] == n and r["compiled"]]
-
-        def med(rs, key):
-            return statistics.median(r[key] for r in rs)
-
         line = {"n_params": eager[0]["n_params"], "shape": eager[0]["shape"],
-                "eager_tokens_per_s": med(eager, "tokens_per_s"), "eager_mfu": med(eager, "mfu"),
-                "compiled_tokens_per_s": med(comp, "tokens_per_s"), "compiled_mfu": med(comp, "mfu"),
-                "eager_wall_s": med(eager, "wall_s"), "compiled_wall_s": med(comp, "wall_s"),
+                "eager_tokens_per_s": median(eager, "tokens_per_s"), "eager_mfu": median(eager, "mfu"),
+                "compiled_tokens_per_s": median(comp, "tokens_per_s"), "compiled_mfu": median(comp, "mfu"),
+                "eager_wall_s": median(eager, "wall_s"), "compiled_wall_s": median(comp, "wall_s"),
                 "peak_mem_gib": max(r["peak_mem_gib"] for r in eager + comp)}
         line["compiled_over_eager"] = line["compiled_tokens_per_s"] / line["eager_tokens_per_s"]
         summary.append(line)
