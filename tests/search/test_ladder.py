@@ -236,7 +236,7 @@ def test_a_capped_training_trial_continues_from_its_checkpoint_on_ray_train(tmp_
         "train": {"batch_size": 16, "lr": 3e-3, "heldout_sequences": 32, "warmup_fraction": 0.02},
         "budget": {"flops": c_max, "reports_per_decade": 8, "first_report_fraction": 0.01},
         "search": {"backend": "ray_train", "n_params": [384, 1536], "n_params_limits": [192, 6144],
-                   "initial_sizes": 3, "max_concurrent_trials": 2,
+                   "initial_sizes": 3, "max_concurrent_trials": 1,
                    "margin": 0.02, "refit_every": 10, "ladder": {"start_flops": start, "crossings": 1},
                    "stop": {"flops": 2e10, "max_trials": 5}},
         "resources": {"cpus_per_worker": 0.99}})
