@@ -1,8 +1,9 @@
 """Compute accounting: FLOPs per token, units, and the log-spaced compute points at which jobs report.
 
 ``C = 6 N E`` (Kaplan et al.: 2 FLOPs per multiply-add, x3 for forward and backward) is the x-axis of every
-scaling law here. The fuller count adds attention over the context and the unembedding, which matter at small
-scale: Porian et al. (2024) showed that leaving the last layer out moves the N_opt exponent from 0.71 to 0.84.
+scaling law here by default. The fuller count adds attention over the context and the unembedding, which matter at
+small scale: Porian et al. (2024) showed that leaving the last layer out moves the N_opt exponent from 0.71 to 0.84.
+A spec picks which count its jobs' budgets, reports and the search's decisions use (``budget.count``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def flops_per_token(cfg: ModelConfig) -> int:
 def flops_per_token_full(cfg: ModelConfig) -> int:
     """Training FLOPs per token including attention over the context and the unembedding (3x forward)."""
     return 3 * forward_flops_per_token(cfg).total
+
+
+def training_flops_per_token(cfg: ModelConfig, count: str = "6N") -> int:
+    """Training FLOPs per token as ``count`` counts them: ``"6N"`` (the laws' convention) or ``"full"``."""
+    if count == "6N":
+        return flops_per_token(cfg)
+    if count == "full":
+        return flops_per_token_full(cfg)
+    raise ValueError(f"unknown FLOP count {count!r}: '6N' or 'full'")
 
 
 def pf_days(flops: float) -> float:

@@ -103,8 +103,9 @@ def job_params(job: Job, fingerprint: str, tokens_per_item: dict[str, int]) -> d
         "flops_per_token": compute.flops_per_token(cfg), "flops_per_token_full": compute.flops_per_token_full(cfg),
         "domain": job.domain.name, "domain_options": json.dumps(job.domain.options, sort_keys=True),
         "data_fingerprint": fingerprint, "tokens_per_item": json.dumps(tokens_per_item),
-        "budget_flops": job.budget_flops, "warmup_tokens": int(job.train.warmup_fraction * job.total_steps)
-        * job.tokens_per_step, **job.train.model_dump(),
+        "budget_flops": job.budget_flops, "flops_count": job.flops_count,
+        "warmup_tokens": int(job.train.warmup_fraction * job.total_steps) * job.tokens_per_step,
+        **job.train.model_dump(),
     }
 
 
@@ -146,7 +147,7 @@ def run_job(spec: Spec, n_params: float | None = None, tracking_uri: str | None 
     check_tracking(uri)
     root = prepare(domain)
     job = Job(model=cfg, train=spec.train, domain=spec.domain, budget_flops=spec.budget.flops,
-              reports_per_decade=spec.budget.reports_per_decade,
+              flops_count=spec.budget.count, reports_per_decade=spec.budget.reports_per_decade,
               first_report_fraction=spec.budget.first_report_fraction, tracking_uri=uri, cache_dir=str(root.parent))
     client = MlflowClient(uri)
     run_id = start_run(client, spec.experiment, run_name=f"{domain.name}-N{cfg.n_params:.2g}",

@@ -234,6 +234,7 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
                  trials: pd.DataFrame | None = None, experiment: str | None = None) -> Path:
     """Analyse every domain of ``curves`` (and ``trials``, one row per run with its last metrics, if given) and
     write report.html, report.md, fits.json and the PNGs to ``out_dir/name``."""
+    counts = flops_counts(curves)
     out = Path(out_dir) / name
     out.mkdir(parents=True, exist_ok=True)
     trials = trials if trials is not None else curves.groupby("run", as_index=False).first()
@@ -242,12 +243,14 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
                for d, part in split_domains(curves).items()}
     tests: dict[str, UniversalityTest] = {}
     notes: dict[str, str] = {}
-    if len(domains) >= 2:
+    if len(set(counts.values())) > 1:
+        notes = {e: f"{e}: not tested: the domains count compute differently ({counts})" for e in ("alpha_C", "beta")}
+    elif len(domains) >= 2:
         tests, notes = _universality({d: r.frontier for d, r in domains.items() if r.frontier is not None}, options)
 
     doc = Document(f"Scaling report: {name}")
     doc.paragraph(f"{curves['run'].nunique()} runs in {len(domains)} domain(s); bootstrap: {options.n_bootstrap} "
-                  f"resamples, seed {options.seed}.")
+                  f"resamples, seed {options.seed}; compute C counts {_count_words(counts)}.")
     doc.items([f"{k}: {v}" for k, v in RULES.items()])
     doc.heading("Per-domain fits (Henighan et al. 2020, Table 1 layout; 95% CIs; C in PF-days)")
     doc.table(table1(domains))
@@ -295,6 +298,7 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     summary = {"name": name, "experiment": experiment, "runs": int(curves["run"].nunique()),
                "run_ids": sorted(curves["run_id"].unique()) if "run_id" in curves else None,
                "bootstrap": {"resamples": options.n_bootstrap, "seed": options.seed}, "rules": RULES,
+               "flops_count": counts,
                "metrics": {"captions": vars(options.captions), "math": vars(options.math)},
                "domains": {d: _fits_json(r) for d, r in domains.items()},
                "universality": {e: {**tests[e].to_dict(), "note": notes.get(e)} if e in tests else notes[e]
@@ -303,6 +307,31 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     (out / "report.md").write_text(doc.markdown())
     (out / "report.html").write_text(doc.html())
     return out
+
+
+FLOP_COUNTS = {"6N": "6N FLOPs a token (Kaplan's and Henighan's convention)",
+               "full": "the full FLOPs a token: 6N, attention over the context and the unembedding (Porian et al. "
+                       "2024), not comparable in scale with Henighan's 6N"}
+
+
+def flops_counts(curves: pd.DataFrame) -> dict[str, str]:
+    """Each domain's FLOP count (``budget.count`` of its runs): one per domain, or the curves cannot share an axis."""
+    if "flops_count" not in curves.columns:
+        return {d: "6N" for d in split_domains(curves)}
+    counts = {}
+    for domain, part in split_domains(curves).items():
+        found = sorted(part["flops_count"].unique())
+        if len(found) > 1:
+            raise FitInputError(f"domain {domain}: runs count compute differently ({found}, the param flops_count): "
+                                "their curves do not share an axis; report the searches of each count apart")
+        counts[domain] = found[0]
+    return counts
+
+
+def _count_words(counts: dict[str, str]) -> str:
+    if len(set(counts.values())) == 1:
+        return FLOP_COUNTS[next(iter(counts.values()))]
+    return "; ".join(f"{d}: {FLOP_COUNTS[c]}" for d, c in counts.items())
 
 
 def _section(doc: Document, title: str, lines: list[str]) -> None:

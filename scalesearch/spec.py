@@ -65,7 +65,11 @@ class TrainSpec(Section):
 
 
 class BudgetSpec(Section):
-    flops: float = Field(1e12, gt=0, description="compute of one job, C = 6 N tokens")
+    flops: float = Field(1e12, gt=0, description="compute of one job, in FLOPs as `count` counts them")
+    count: Literal["6N", "full"] = Field(
+        "6N", description="what the compute axis of budgets, reports and search decisions counts: 6N per token "
+                          "(Kaplan, Henighan), or `full`, adding attention over the context and the unembedding "
+                          "(Porian et al. 2024), which outweigh 6N in models of a few thousand parameters")
     reports_per_decade: int = Field(5, ge=4, description="log-spaced report points per decade of compute")
     first_report_fraction: float = Field(1e-3, gt=0, lt=1, description="first report at this share of the budget")
 
@@ -271,6 +275,18 @@ class Spec(Section):
         if self.train.batch_size % workers:
             raise ValueError(f"train.batch_size={self.train.batch_size} must divide evenly over "
                              f"resources.num_workers={workers}")
+        return self
+
+    @model_validator(mode="after")
+    def _full_count_needs_trained_models_and_the_frontier(self) -> Spec:
+        if not self.search or self.budget.count == "6N":
+            return self
+        if self.search.backend == "simulate":
+            raise ValueError(f"budget.count: {self.budget.count} needs a model to count: the simulator's known law "
+                             "is in C = 6N tokens (DESIGN §5); use budget.count: 6N with backend: simulate")
+        if self.search.estimator == "chinchilla_mean":
+            raise ValueError(f"budget.count: {self.budget.count} with search.estimator: chinchilla_mean: L(N, D) "
+                             "reads D = C / 6N; use the frontier estimator, or budget.count: 6N")
         return self
 
 

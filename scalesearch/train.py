@@ -44,6 +44,7 @@ class Job:
     train: TrainSpec
     domain: DomainSpec
     budget_flops: float
+    flops_count: str = "6N"  # what budget_flops and the reported "compute" count (compute.training_flops_per_token)
     reports_per_decade: int = 5
     first_report_fraction: float = 1e-3
     tracking_uri: str | None = None
@@ -57,7 +58,7 @@ class Job:
 
     @property
     def flops_per_step(self) -> int:
-        return compute.flops_per_token(self.model) * self.tokens_per_step
+        return compute.training_flops_per_token(self.model, self.flops_count) * self.tokens_per_step
 
     @property
     def total_steps(self) -> int:
@@ -240,7 +241,8 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
         logger = MetricLogger(job.tracking_uri, job.run_id)
     peak = compute.device_peak_flops(torch.cuda.get_device_name(runtime.device)) if runtime.device.type == "cuda" \
         else None
-    per_token, per_token_full = compute.flops_per_token(cfg), compute.flops_per_token_full(cfg)
+    per_token, per_token_6n = compute.training_flops_per_token(cfg, job.flops_count), compute.flops_per_token(cfg)
+    per_token_full = compute.flops_per_token_full(cfg)
     pending_reports = [s for s in job.report_steps() if s > step]
     train_sum = torch.zeros(2, dtype=torch.float64, device=runtime.device)  # loss sum, targets since last report
     train_time, last_step, status = 0.0, step, "finished"
@@ -288,7 +290,8 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
         tokens_done = step * job.tokens_per_step
         metrics = {
             "n_params": cfg.n_params, "tokens": tokens_done, "step": step, "compute": per_token * tokens_done,
-            "compute_full": per_token_full * tokens_done, "compute_pf_days": compute.pf_days(per_token * tokens_done),
+            "compute_pf_days": compute.pf_days(per_token * tokens_done), "compute_6n": per_token_6n * tokens_done,
+            "compute_full": per_token_full * tokens_done,
             "train_loss": loss_sum / max(count, 1), **split_losses("heldout_loss", sums, counts, domain.parts),
             "lr": lr, "tokens_per_s": (step - last_step) * job.tokens_per_step / train_time,
         }

@@ -33,6 +33,11 @@ def test_shipped_specs_validate():
      r"initial_sizes \[500.0, 2000.0\] must lie in n_params"),
     ("search: {backend: simulate, n_params: [1.0e+3, 1.0e+4], initial_sizes: [2000, 2000]}",
      "initial_sizes must give >= 2 sizes"),
+    ("budget: {count: all}", r"budget.count: Input should be '6N' or 'full'"),
+    ("budget: {count: full}\nsearch: {backend: simulate, n_params: [1.0e+3, 1.0e+4]}",
+     "budget.count: full needs a model to count"),
+    ("budget: {count: full}\nsearch: {n_params: [1.0e+3, 1.0e+4], estimator: chinchilla_mean}",
+     "L\\(N, D\\) reads D = C / 6N"),
 ])
 def test_malformed_specs_name_file_and_field(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"

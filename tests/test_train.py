@@ -45,6 +45,24 @@ def test_reports_are_log_spaced_in_compute(tmp_path):
     assert result.history[-1]["heldout_loss"] < result.history[0]["heldout_loss"] - 1.0  # it learns
 
 
+def test_a_full_count_budget_reports_and_stops_on_the_full_flops(tmp_path):
+    """budget.count full: the job's budget, report points and "compute" count attention and the unembedding too,
+    so a model whose unembedding outweighs 6N trains on fewer tokens for the same budget."""
+    cfg = shape_for_n_params("henighan", 192, aspect=8, n_ctx=32, vocab_size=256, n_head=1, n_layer=1)
+    # Independently: per token, forward 2N (weights) + 2 n_layer n_ctx d_attn (attention) + 2 d_model vocab, x3.
+    full_per_token = 3 * (2 * cfg.n_params + 2 * cfg.n_layer * 32 * cfg.d_attn + 2 * cfg.d_model * 256)
+    assert full_per_token > 5 * 6 * cfg.n_params  # the unembedding dominates at this size
+    budget = full_per_token * 8 * 32 * 40  # 40 steps of 8 x 32 tokens
+    job = Job(model=cfg, train=TrainSpec(batch_size=8, heldout_sequences=8), domain=TEXT, budget_flops=budget,
+              flops_count="full")
+    history = train_job(job, LocalRuntime(tmp_path)).history
+    assert history[-1]["step"] == 40 and history[-1]["compute"] == budget
+    assert all(m["compute"] == m["compute_full"] == full_per_token * m["tokens"] for m in history)
+    assert all(m["compute_6n"] == 6 * cfg.n_params * m["tokens"] for m in history)
+    six_n = Job(**{**job.__dict__, "flops_count": "6N"})
+    assert six_n.total_steps == math.ceil(budget / (6 * cfg.n_params * 8 * 32)) > 5 * 40
+
+
 def test_resumed_job_reproduces_the_uninterrupted_losses(tmp_path):
     job = small_job(schedule="cosine")
     full = train_job(job, LocalRuntime(tmp_path / "full")).history

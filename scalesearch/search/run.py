@@ -180,7 +180,7 @@ def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path 
     parent = start_run(client, spec.experiment, run_name=f"search-{spec.name}",
                        params={"spec": spec.model_dump_json(), "backend": spec.search.backend,
                                "domain": spec.domain.name, "budget_flops": spec.search.stop.budget_flops,
-                               "n_params_range": list(spec.search.n_params)},
+                               "flops_count": spec.budget.count, "n_params_range": list(spec.search.n_params)},
                        tags={"scalesearch.role": "search", "scalesearch.status": "running"})
     home.mkdir(parents=True, exist_ok=True)
     (home / SEARCH_FILE).write_text(json.dumps({"spec": spec.model_dump(mode="json"), "tracking_uri": uri,

@@ -32,7 +32,8 @@ def job_for_trial(spec: Spec, config: dict, cache_dir: str | None = None) -> Job
     """The training job of a trial: the spec's train section with the trial's hyperparameters, at its N."""
     overrides = {k: (int(v) if k == "batch_size" else v) for k, v in config.items() if k in TUNED_TRAIN_FIELDS}
     return Job(model=model_for(spec, config["n_params"]), train=spec.train.model_copy(update=overrides),
-               domain=spec.domain, budget_flops=spec.budget.flops, reports_per_decade=spec.budget.reports_per_decade,
+               domain=spec.domain, budget_flops=spec.budget.flops, flops_count=spec.budget.count,
+               reports_per_decade=spec.budget.reports_per_decade,
                first_report_fraction=spec.budget.first_report_fraction, cache_dir=cache_dir)
 
 

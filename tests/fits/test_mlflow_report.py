@@ -6,11 +6,13 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from scalesearch.fits.commands import register
+from scalesearch.fits.inputs import FitInputError
 from scalesearch.fits.synthetic import KnownLaw
 from scalesearch.report import ReportOptions, build_report, report_from_mlflow, verify_report
 
@@ -128,3 +130,22 @@ def test_too_few_crossings_for_n_opt_still_give_l_of_c_and_say_why_it_has_no_int
     assert any("3 of 20 bootstrap refits failed" in p for p in domain["frontier"]["problems"])
     table = (out / "report.md").read_text()
     assert re.search(r"\| image \| [\d.]+ \|", table) and "beta" not in table.split("## Per-domain")[1].split("##")[0]
+
+
+def test_curves_of_different_flop_counts_are_not_compared(henighan_table, tmp_path):
+    """budget.count full and 6N are different axes: one domain may not mix them, and exponents across domains of
+    different counts are not tested for universality; the report says which count each domain's C is."""
+    law = KnownLaw.from_henighan_row(henighan_table.iloc[1])
+    curves = law.curves(np.geomspace(1e4, 1e8, 9), c_max=1e19, points_per_decade=6, noise=0.003,
+                        rng=np.random.default_rng(1), c_min=1e13)
+    both = pd.concat([curves.assign(domain="image", flops_count="6N"),
+                      curves.assign(domain="text", flops_count="full", run=curves["run"] + "-text")])
+    out = build_report(both, tmp_path, "counts", ReportOptions(n_bootstrap=10))
+    fits = json.loads((out / "fits.json").read_text())
+    assert fits["flops_count"] == {"image": "6N", "text": "full"}
+    assert all("count compute differently" in fits["universality"][e] for e in ("alpha_C", "beta"))
+    assert "text: the full FLOPs a token" in (out / "report.md").read_text()
+
+    mixed = curves.assign(domain="image", flops_count=np.where(curves["n_params"] > 1e6, "full", "6N"))
+    with pytest.raises(FitInputError, match=r"domain image: runs count compute differently \(\['6N', 'full'\]"):
+        build_report(mixed, tmp_path, "mixed")
