@@ -45,6 +45,9 @@ RULES = {"L(N) runs": "each run's best held-out loss, runs whose running-best lo
                 "the truth they were drawn from (too few sizes or crossings for a stable fit), so that interval is "
                 "not to be trusted"}
 
+FLOP_COUNTS = {"6N": "6N FLOPs a token (Kaplan's and Henighan's convention)",
+               "full": "the full FLOPs a token: 6N, attention over the context and the unembedding (Porian et al. "
+                       "2024), not comparable in scale with Henighan's 6N"}
 
 REPORT_FILES = (".html", ".md", ".json", ".png")  # what build_report writes
 
@@ -307,11 +310,6 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     (out / "report.md").write_text(doc.markdown())
     (out / "report.html").write_text(doc.html())
     return out
-
-
-FLOP_COUNTS = {"6N": "6N FLOPs a token (Kaplan's and Henighan's convention)",
-               "full": "the full FLOPs a token: 6N, attention over the context and the unembedding (Porian et al. "
-                       "2024), not comparable in scale with Henighan's 6N"}
 
 
 def flops_counts(curves: pd.DataFrame) -> dict[str, str]:

@@ -104,8 +104,7 @@ def run_shift_sd(fit: FrontierFit, point_variance: float) -> tuple[float, str]:
         return 0.0, f"not estimated: needs >= {MIN_RUNS_FOR_RUN_NOISE} runs, got {runs}; point noise only"
     lengths = np.array([len(y) for y in curves.log_loss])
     n = np.repeat(curves.n_params, lengths)
-    compute, log_loss = np.exp(np.concatenate(curves.log_compute)), np.concatenate(curves.log_loss)
-    tokens = compute / (6.0 * n)  # under budget.count full, tokens x a factor per size: a misfit, caught below
+    tokens, log_loss = np.exp(np.concatenate(curves.log_tokens)), np.concatenate(curves.log_loss)
     try:
         start = asdict(KnownLaw.from_frontier(fit.params_))
     except ValueError:

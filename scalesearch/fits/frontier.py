@@ -93,14 +93,18 @@ class CurveSet:
     n_params: np.ndarray
     log_compute: tuple[np.ndarray, ...]
     log_loss: tuple[np.ndarray, ...]
+    # Tokens as the table gives them, else C / 6N: with budget.count full, C / 6N is not the tokens trained on.
+    log_tokens: tuple[np.ndarray, ...]
 
     @classmethod
     def from_table(cls, curves: pd.DataFrame) -> CurveSet:
         groups = list(curves.sort_values(["run", "compute"]).groupby("run", sort=True))
+        tokens = [g["tokens"] if "tokens" in g else g["compute"] / (6.0 * g["n_params"]) for _, g in groups]
         return cls(runs=np.array([run for run, _ in groups], dtype=object),
                    n_params=np.array([g["n_params"].iat[0] for _, g in groups], float),
                    log_compute=tuple(np.log(g["compute"].to_numpy(float)) for _, g in groups),
-                   log_loss=tuple(np.log(g["loss"].to_numpy(float)) for _, g in groups))
+                   log_loss=tuple(np.log(g["loss"].to_numpy(float)) for _, g in groups),
+                   log_tokens=tuple(np.log(t.to_numpy(float)) for t in tokens))
 
 
 @dataclass(frozen=True)

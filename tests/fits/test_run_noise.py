@@ -25,6 +25,17 @@ def test_run_noise_is_estimated_where_l_of_n_d_describes_the_curves():
     assert 0.01 < noise.run_sd < 0.04
 
 
+def test_run_noise_reads_the_tokens_trained_on_where_compute_is_not_6n():
+    """budget.count full: C grows faster than 6N tokens, more so for smaller models (their unembedding), so
+    C / 6N would misplace each run on L(N, D) (13x the point noise here, and no run noise); the table's tokens
+    do not."""
+    curves = chinchilla_curves(run_noise=0.02)
+    curves["compute"] *= 1 + np.sqrt(3e7 / curves["n_params"])  # 6.5x 6N at N = 1e6, 1.2x at 1e9
+    noise = curve_noise(FrontierFit().fit(curves))
+    assert noise.run_sd_note.startswith("from 11 runs")
+    assert 0.01 < noise.run_sd < 0.04
+
+
 def test_run_noise_is_not_estimated_where_the_curves_are_not_l_of_n_d():
     """Tiny models start from the uniform loss and fall steeply before any power law holds: a transient that
     L(N, D) cannot follow. Read as run noise, the runs' offsets from the surface would be its misfit."""
