@@ -166,15 +166,17 @@ def bootstrap_frontier(fit: FrontierFit, n_resamples: int, seed: int = 0, level:
 
 
 def unfitted_n_opt(result: BootstrapResult) -> dict[str, str]:
-    """``C_n`` and ``beta`` withheld (name -> why) where too many resamples crossed too rarely to fit N_opt(C)
-    while L(C) still fitted: an end of beta's interval is then unknown (bootstrap.estimate_from_draws)."""
+    """``C_n`` and ``beta`` withheld (name -> why) where too many resamples crossed too rarely (or with N_opt(C)
+    not growing with C) to fit N_opt(C) while L(C) still fitted: an end of beta's interval is then unknown
+    (bootstrap.estimate_from_draws)."""
     samples = result.samples
     if not np.isfinite(result.point.get("beta", np.nan)) or result.too_many_failed:
         return {}
     lacking = int((samples["beta"].isna() & samples.notna().any(axis=1)).sum())
     if result.n_failed + lacking <= (1 - result.level) / 2 * len(samples):
         return {}
-    why = (f"{lacking} of {len(samples)} resamples crossed too rarely to fit N_opt(C) (and {result.n_failed} "
-           f"failed outright), more than the {(1 - result.level) / 2:.1%} an end of a {result.level:.0%} interval "
-           "allows: more crossings (sizes between the ones on the frontier, or longer runs) would give one")
+    why = (f"{lacking} of {len(samples)} resamples crossed too rarely (or out of the order of size) to fit N_opt(C) "
+           f"(and {result.n_failed} failed outright), more than the {(1 - result.level) / 2:.1%} an end of a "
+           f"{result.level:.0%} interval allows: more crossings (sizes between the ones on the frontier, or longer "
+           "runs) would give one")
     return {"C_n": why, "beta": why}

@@ -281,12 +281,18 @@ class FrontierFit(FittedLaw):
     def refit(self, log_loss: Sequence[np.ndarray]) -> tuple[Frontier, dict[str, float]]:
         """The frontier and parameters of the same runs and report points with other log losses, warm-started
         from this fit: what the bootstrap calls. Raises FitFailedError where L(C) fails or does not converge; where
-        the curves cross too rarely for N_opt(C), C_n and beta are NaN and L(C)'s parameters stand (the bootstrap
-        counts the NaN against beta's interval alone)."""
+        the curves cross too rarely for N_opt(C), or where their crossings' compute does not grow with size, C_n and
+        beta are NaN and L(C)'s parameters stand (the bootstrap counts the NaN against beta's interval alone).
+
+        Why the second: beta is the inverse of the slope of log C on log N. A resample whose slope is 0 or below
+        (beta infinite or negative) lies beyond the upper end of beta's interval, not among its values; taken at
+        face value, a few such resamples once gave beta 0.48 the "interval" [-11.5, 11.9]."""
         frontier = self.envelope_.frontier(log_loss)
         compute_law, n_opt_law = laws_on_frontier(frontier, self.huber_delta, self.params_, need_n_opt=False)
         if not compute_law.converged_:
             raise FitFailedError(f"L(C) did not converge: {compute_law.diagnostics_.message}")
+        if n_opt_law is not None and not n_opt_law.params_["beta"] > 0:
+            n_opt_law = None
         return frontier, params_of(compute_law, n_opt_law)
 
     @property

@@ -26,11 +26,12 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _band(fit: LawFit, formula, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The 95% pointwise band of ``formula(samples, x)`` over the bootstrap resamples, if there are any."""
+def _band(fit: LawFit, formula, x: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The 95% pointwise band of ``formula(samples, x)`` over the bootstrap resamples that fitted ``names``, if
+    there are any (a resample may fit L(C) and cross too rarely for N_opt(C))."""
     if fit.bootstrap is None:
         return None
-    samples = fit.bootstrap.samples.dropna()
+    samples = fit.bootstrap.samples[list(names)].dropna()
     if len(samples) < 2:
         return None
     values = formula({k: samples[k].to_numpy()[:, None] for k in samples.columns}, x[None, :])
@@ -51,7 +52,8 @@ def plot_domain(name: str, curves: pd.DataFrame, frontier: LawFit | None, size: 
         grid = np.geomspace(env.compute.min(), env.compute.max() * 10, 100)
         ax_curves.plot(env.compute, env.loss, "k--", lw=1, label="frontier (envelope)")
         ax_curves.plot(grid, est.predict(grid), "r", label=f"L(C), alpha_C = {est.params_['alpha_C']:.3f}")
-        band = _band(frontier, lambda p, c: p["L_inf"] + (p["C0"] / c) ** p["alpha_C"], grid)
+        band = _band(frontier, lambda p, c: p["L_inf"] + (p["C0"] / c) ** p["alpha_C"], grid,
+                     ("L_inf", "C0", "alpha_C"))
         if band is not None:
             ax_curves.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
         ax_resid.scatter(points["compute"], np.log(points["loss"] / est.predict(points["compute"])), s=10,
@@ -59,7 +61,10 @@ def plot_domain(name: str, curves: pd.DataFrame, frontier: LawFit | None, size: 
         if est.n_opt_law_ is not None:
             ax_nopt.scatter(crossings["compute"], crossings["n_params"], s=12, label="crossings (geometric mean N)")
             ax_nopt.plot(grid, est.n_opt(grid), "r", label=f"N_opt ∝ C^{est.params_['beta']:.3f}")
-            band = _band(frontier, lambda p, c: (c / p["C_n"]) ** p["beta"], grid)
+            # No band where beta has no interval: the resamples that fitted N_opt(C) are then too few to span it.
+            withheld = frontier.bootstrap is not None and "beta" in frontier.bootstrap.withheld
+            band = None if withheld else _band(frontier, lambda p, c: (c / p["C_n"]) ** p["beta"], grid,
+                                               ("C_n", "beta"))
             if band is not None:
                 ax_nopt.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
             ax_resid.scatter(crossings["compute"], np.log(crossings["n_params"] / est.n_opt(crossings["compute"])),

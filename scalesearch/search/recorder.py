@@ -277,8 +277,9 @@ def load_curves(client: MlflowClient, runs: dict[str, str], state: SearchState) 
             continue
         n_params = float(params["n_params"])
         losses = {m.step: m.value for m in client.get_metric_history(run_id, LOSS)}
+        tokens = {m.step: m.value for m in client.get_metric_history(run_id, "tokens")}
         for m in sorted(client.get_metric_history(run_id, COMPUTE), key=lambda m: m.step):
             if m.step in losses:
-                state.add(tid, n_params, m.value, losses[m.step])
+                state.add(tid, n_params, m.value, losses[m.step], tokens=tokens.get(m.step))
                 last[tid] = m.step
     return last

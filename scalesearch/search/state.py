@@ -7,6 +7,7 @@ experiment checkpoints). All comparisons are at equal compute, interpolated in l
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,22 +32,25 @@ def curve_id(trial_id: str, config: dict) -> str:
 
 @dataclass
 class Curve:
-    """One trial's reports: compute (FLOPs) and held-out loss, in the order they came."""
+    """One trial's reports: compute (FLOPs), held-out loss and tokens trained on, in the order they came."""
 
     n_params: float
     config: dict = field(default_factory=dict)  # the trial's config: what a continuation runs again
     compute: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
+    # NaN where a report did not say; under budget.count full, compute is not 6 N tokens, and L(N, D) needs D.
+    tokens: list[float] = field(default_factory=list)
     gpu_seconds: float = 0.0
     # (log compute, log loss) as arrays, made once per new report: the scheduler interpolates every curve at
     # every decision, and most curves have ended.
     _logs: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def add(self, compute: float, loss: float) -> None:
+    def add(self, compute: float, loss: float, tokens: float | None = None) -> None:
         if self.compute and compute <= self.compute[-1]:  # a resumed trial repeats reports after its checkpoint
             return
         self.compute.append(compute)
         self.loss.append(loss)
+        self.tokens.append(math.nan if tokens is None else float(tokens))
         self._logs = None
 
     @property
@@ -95,8 +99,9 @@ class SearchState:
         (``FrontierScheduler.on_trial_add``), and one that ended after the save would stay live for good."""
         return {**self.__dict__, "live": {}}
 
-    def add(self, trial_id: str, n_params: float, compute: float, loss: float, config: dict | None = None) -> None:
-        self.curves.setdefault(trial_id, Curve(n_params, dict(config or {}))).add(compute, loss)
+    def add(self, trial_id: str, n_params: float, compute: float, loss: float, config: dict | None = None,
+            tokens: float | None = None) -> None:
+        self.curves.setdefault(trial_id, Curve(n_params, dict(config or {}))).add(compute, loss, tokens)
 
     @property
     def spent_flops(self) -> float:
@@ -218,12 +223,17 @@ class SearchState:
         return float(min(gap[-1], intercept + slope * np.log(c_end)))
 
     def table(self) -> pd.DataFrame:
-        """Every report as the fits library reads it: run, n_params, compute, loss."""
+        """Every report as the fits library reads it: run, n_params, compute, loss, and tokens where every
+        report stated them (else the fits take C / 6N)."""
         kept = {trial_id: curve for trial_id, curve in self.curves.items() if curve.compute}
         if not kept:
             return pd.DataFrame(columns=["run", "n_params", "compute", "loss"])
         lengths = [len(curve.compute) for curve in kept.values()]
-        return pd.DataFrame({"run": np.repeat(np.array(list(kept), dtype=object), lengths),
-                             "n_params": np.repeat([curve.n_params for curve in kept.values()], lengths),
-                             "compute": np.concatenate([curve.compute for curve in kept.values()]),
-                             "loss": np.concatenate([curve.loss for curve in kept.values()])})
+        table = pd.DataFrame({"run": np.repeat(np.array(list(kept), dtype=object), lengths),
+                              "n_params": np.repeat([curve.n_params for curve in kept.values()], lengths),
+                              "compute": np.concatenate([curve.compute for curve in kept.values()]),
+                              "loss": np.concatenate([curve.loss for curve in kept.values()])})
+        tokens = np.concatenate([curve.tokens for curve in kept.values()])
+        if np.isfinite(tokens).all():
+            table["tokens"] = tokens
+        return table

@@ -90,3 +90,25 @@ def test_a_floor_the_data_do_not_reach_gets_no_interval(henighan_table):
 def test_a_floor_the_data_reach_is_not_withheld(frontier_bootstrap):
     assert frontier_bootstrap.withheld == {}
     assert np.isfinite(frontier_bootstrap.estimates()["L_inf"].ci_low)
+
+
+def test_a_resample_whose_n_opt_does_not_grow_with_compute_counts_against_beta_not_as_a_value():
+    """The committed demo's image curves (a real run): in some resamples the crossings' compute does not grow with
+    size, so the slope of log C on log N is 0 or below and its inverse, beta, infinite or negative. Such a
+    resample lies beyond the upper end of beta's interval; as a value it once made beta 0.48's "interval"
+    [-11.5, 11.9]. It is counted like one that crossed too rarely: beta withheld, alpha_C's interval kept."""
+    from pathlib import Path
+
+    from scalesearch.fits.mlflow_source import read_search
+
+    store = Path(__file__).resolve().parents[2] / "reports" / "demo" / "mlflow.db"
+    curves = read_search("demo-20261202-142717", f"sqlite:///{store}").curves
+    fit = FrontierFit().fit(curves[curves["domain"] == "image"])
+    assert fit.params_["beta"] > 0
+    result = bootstrap_frontier(fit, 100, seed=0)
+    betas = result.samples["beta"]
+    assert (betas.dropna() > 0).all()
+    assert betas.isna().sum() > 0.025 * len(betas) and result.samples["alpha_C"].notna().all()
+    estimates = result.estimates()
+    assert np.isnan(estimates["beta"].ci_low) and "out of the order of size" in result.withheld["beta"]
+    assert estimates["alpha_C"].ci_low < fit.params_["alpha_C"] < estimates["alpha_C"].ci_high

@@ -148,6 +148,47 @@ def test_the_envelope_passes_from_small_to_large_sizes_where_the_law_has_them_cr
         assert c_lead == pytest.approx(compute_where_ratio_reaches(small, large, 1.0), rel=0.2)
 
 
+
+def test_the_search_state_keeps_the_tokens_trials_report_and_the_refits_read_them(tmp_path):
+    """Under ``budget.count: full`` compute is not 6 N tokens: the state's table (what the live refits fit) carries
+    the tokens each report states, from the scheduler and from an MLflow store replayed on resume; where a report
+    did not state them, the fits fall back to C / 6N."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    from scalesearch.fits.inputs import standardize
+    from scalesearch.search.recorder import load_curves
+
+    def full_count(n: float, tokens: float) -> float:  # a count that is not 6N: 3x it at N = 1e8, 1.2x at 1e9
+        return 6 * (n + 2e8) * tokens
+
+    state = SearchState(n_range=(1e7, 1e10))
+    scheduler = FrontierScheduler(state, c_max=C_MAX, window=3, margin=0.02)
+    reported = {}
+    for n in (1e8, 1e9):
+        trial = FakeTrial(f"N{n:g}", n)
+        for tokens in (1e9, 2e9, 4e9):
+            scheduler.on_trial_result(None, trial, {"heldout_loss": float(LAW.loss(n, tokens)), "tokens": tokens,
+                                                    "compute": full_count(n, tokens)})
+            reported[(trial.trial_id, full_count(n, tokens))] = tokens
+    table = standardize(state.table())
+    assert [reported[(r.run, r.compute)] for r in table.itertuples()] == table["tokens"].tolist()
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = client.create_run(client.create_experiment("replay")).info.run_id
+    client.log_param(run_id, "n_params", 1e8)
+    client.log_batch(run_id, metrics=[Metric(name, value, 0, int(tokens))
+                                      for tokens in (1e9, 2e9) for name, value in
+                                      (("heldout_loss", 3.0 - tokens / 1e10), ("compute", full_count(1e8, tokens)),
+                                       ("tokens", tokens))])
+    replayed = SearchState(n_range=(1e7, 1e10))
+    load_curves(client, {"t0": run_id}, replayed)
+    assert replayed.table()["tokens"].tolist() == [1e9, 2e9]
+
+    replayed.add("t1", 1e9, full_count(1e9, 1e9), 3.0)  # a report without tokens
+    assert "tokens" not in replayed.table().columns
+
+
 def test_no_precision_stop_on_a_fit_whose_bootstrap_could_not_measure_run_noise():
     """With fewer runs than the bootstrap needs to measure run-to-run noise its CIs are too narrow to stop on."""
     spec = SearchSpec(n_params=(1e7, 1e9))
