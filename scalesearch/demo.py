@@ -92,11 +92,14 @@ def _ci(saved: dict) -> str:
 
 
 def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_uri: str | None = None,
-             out_dir: str | Path = "reports", storage: str | Path | None = None, trials: int | None = None) -> Path:
-    """Search each domain in turn, then write the joint report to ``out_dir/demo``; returns its folder."""
+             out_dir: str | Path = "reports", storage: str | Path | None = None, trials: int | None = None,
+             with_store: bool = False) -> Path:
+    """Search each domain in turn, then write the joint report to ``out_dir/demo``; returns its folder.
+    ``with_store``: also a copy of the MLflow store and its artifacts there, which opens on any machine (how
+    reports/demo/ is made)."""
     from scalesearch.report import ReportOptions, report_from_mlflow
     from scalesearch.search.run import check_search, run_search
-    from scalesearch.tracking import resolve_tracking_uri
+    from scalesearch.tracking import export_store, resolve_tracking_uri
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     specs = [demo_spec(d, stamp, budget, gpus, trials) for d in domains]
@@ -116,12 +119,16 @@ def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_ur
     print(f"\nreport: {out / 'report.html'}")
     store = f" --backend-store-uri {uri}" if uri.startswith("sqlite") else ""
     print(f"MLflow: mlflow ui{store}   (experiment {specs[0].experiment})")
+    if with_store:
+        copy = export_store(uri, out)
+        print(f"a copy of the store that opens anywhere: mlflow ui --backend-store-uri sqlite:///{copy} "
+              f"--artifacts-destination {copy.parent / 'mlartifacts'}")
     return out
 
 
 def demo_command(args: argparse.Namespace) -> int:
     run_demo([d.strip() for d in args.domains.split(",") if d.strip()], args.budget, args.gpus,
-             args.tracking_uri, args.out, args.storage, args.trials)
+             args.tracking_uri, args.out, args.storage, args.trials, args.with_store)
     return EXIT_OK
 
 
@@ -140,4 +147,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI")
     p.add_argument("--out", type=Path, default=Path("reports"), help="the report goes to OUT/demo (default reports)")
     p.add_argument("--storage", type=Path, help="where Tune keeps the searches (default ./runs)")
+    p.add_argument("--with-store", action="store_true",
+                   help="also copy the SQLite MLflow store and its artifacts into OUT/demo, rewritten so that "
+                        "`mlflow ui --backend-store-uri sqlite:///OUT/demo/mlflow.db --artifacts-destination "
+                        "OUT/demo/mlartifacts` shows them on any machine (how the committed reports/demo/ is made)")
     p.set_defaults(func=demo_command)

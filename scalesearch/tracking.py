@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +39,38 @@ def default_artifact_root(tracking_uri: str) -> str | None:
     if tracking_uri.startswith("sqlite:///"):
         return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
     return None
+
+
+def export_store(tracking_uri: str, dest: str | Path) -> Path:
+    """Copy a SQLite store and its local artifacts into ``dest`` so that the copy opens on any machine:
+    ``mlflow ui --backend-store-uri sqlite:///DEST/mlflow.db --artifacts-destination DEST/mlartifacts``.
+
+    A local store records its artifacts by absolute ``file://`` URI (``default_artifact_root``), which names a
+    folder on the machine that ran the search. In the copy those URIs become ``mlflow-artifacts:/...``, which a
+    tracking server resolves against its ``--artifacts-destination``. MLflow has no API to move a run's artifact
+    location, so the copy's two columns that hold it are rewritten in SQL; the original store is left as it is."""
+    if not tracking_uri.startswith("sqlite:///"):
+        raise TrackingError(f"only a local SQLite store can be exported, not {tracking_uri}")
+    source = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not source.is_file():
+        raise TrackingError(f"MLflow store {source} does not exist")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = default_artifact_root(tracking_uri)
+    if Path(root.removeprefix("file://")).is_dir():
+        shutil.copytree(root.removeprefix("file://"), dest / "mlartifacts", dirs_exist_ok=True)
+    copy = dest / "mlflow.db"
+    src, out = sqlite3.connect(source), sqlite3.connect(copy)
+    try:
+        src.backup(out)  # consistent even while another process writes
+        with out:
+            for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri")):
+                out.execute(f"UPDATE {table} SET {column} = 'mlflow-artifacts:' || substr({column}, ?) "
+                            f"WHERE {column} LIKE ? || '%'", (len(root) + 1, root))
+    finally:
+        src.close()
+        out.close()
+    return copy
 
 
 def check_tracking(uri: str) -> None:
