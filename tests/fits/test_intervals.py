@@ -97,12 +97,14 @@ def test_a_resample_whose_n_opt_does_not_grow_with_compute_counts_against_beta_n
     size, so the slope of log C on log N is 0 or below and its inverse, beta, infinite or negative. Such a
     resample lies beyond the upper end of beta's interval; as a value it once made beta 0.48's "interval"
     [-11.5, 11.9]. It is counted like one that crossed too rarely: beta withheld, alpha_C's interval kept."""
+    import json
     from pathlib import Path
 
     from scalesearch.fits.mlflow_source import read_search
 
-    store = Path(__file__).resolve().parents[2] / "reports" / "demo" / "mlflow.db"
-    curves = read_search("demo-20261202-142717", f"sqlite:///{store}").curves
+    report = Path(__file__).resolve().parents[2] / "reports" / "demo"
+    experiment = json.loads((report / "fits.json").read_text())["experiment"]
+    curves = read_search(experiment, f"sqlite:///{report / 'mlflow.db'}").curves
     fit = FrontierFit().fit(curves[curves["domain"] == "image"])
     assert fit.params_["beta"] > 0
     result = bootstrap_frontier(fit, 100, seed=0)
