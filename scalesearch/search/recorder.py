@@ -277,9 +277,8 @@ def load_curves(client: MlflowClient, runs: dict[str, str], state: SearchState) 
             continue
         n_params = float(params["n_params"])
         losses = {m.step: m.value for m in client.get_metric_history(run_id, LOSS)}
-        tokens = {m.step: m.value for m in client.get_metric_history(run_id, "tokens")}
         for m in sorted(client.get_metric_history(run_id, COMPUTE), key=lambda m: m.step):
-            if m.step in losses:
-                state.add(tid, n_params, m.value, losses[m.step], tokens=tokens.get(m.step))
+            if m.step in losses:  # on_trial_result logs at step = tokens trained on, as read_search reads it
+                state.add(tid, n_params, m.value, losses[m.step], tokens=float(m.step))
                 last[tid] = m.step
     return last
