@@ -2,13 +2,14 @@
 
 The driver resolves the shape, prepares the data once, opens the MLflow run and hands workers a plain ``Job``;
 rank 0 logs metrics to that run. Inside a Ray Tune trial the same trainer is used with ``TuneReportCallback``
-(the Train V2 + Tune pattern), so every report reaches Tune as well.
+(the Train V2 + Tune pattern), so every report reaches Tune as well (``ReportTakenCallback``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ def job_params(job: Job, fingerprint: str, tokens_per_item: dict[str, int]) -> d
         "domain": job.domain.name, "domain_options": json.dumps(job.domain.options, sort_keys=True),
         "data_fingerprint": fingerprint, "tokens_per_item": json.dumps(tokens_per_item),
         "budget_flops": job.budget_flops, "flops_count": job.flops_count,
-        "warmup_tokens": int(job.train.warmup_fraction * job.total_steps) * job.tokens_per_step,
+        "warmup_tokens": job.warmup_tokens,
         **job.train.model_dump(),
     }
 
@@ -119,9 +120,27 @@ def make_trainer(job: Job, resources: WorkerResources, name: str, storage_path: 
                                      resources_per_worker={"CPU": resources.cpus_per_worker}),
         run_config=RunConfig(name=name, storage_path=str(storage_path), failure_config=FailureConfig(max_failures=2),
                              checkpoint_config=CheckpointConfig(num_to_keep=2),
-                             callbacks=[TuneReportCallback()] if in_tune else None,
+                             callbacks=[ReportTakenCallback()] if in_tune else None,
                              logging_config=LoggingConfig(log_level="WARNING")),  # our progress line, not Ray's
     )
+
+
+class ReportTakenCallback(TuneReportCallback):
+    """``TuneReportCallback`` that returns once the Tune trial has taken the report from its one-slot queue, so
+    that a run never ends with a report still in it.
+
+    Why: in Ray 2.60 such a run deadlocks its trial. When ``fit()`` returns, the trial's function thread posts
+    its closing result into the session's one-slot result queue; the trial's main thread, taking the pending
+    report next (``_TrainSession._get_result_from_queues``), posts it into the same full queue and blocks for
+    good. A search hits this when it stops a trial on a report (search/stops.py: the run ends right after it)
+    while the driver is still busy deciding; it hung the demo test once (2026-12-05). The wait is as long as
+    Tune takes to ask for the trial's next result, which the next report's put into the same one-slot queue
+    waits for anyway. A trial that Tune itself stops does not wait on it: Tune ends the trial's actor."""
+
+    def after_report(self, run_context, metrics, checkpoint) -> None:
+        super().after_report(run_context, metrics, checkpoint)
+        while not self._training_actor_item_queue.empty():
+            time.sleep(0.01)
 
 
 @dataclass(frozen=True)
