@@ -31,11 +31,14 @@ from scalesearch.fits.universality import UniversalityTest, universality_test
 
 PF_DAY = 8.64e19
 FAILURES = (FitInputError, FitFailedError)
-RULES = {"L(N) runs": "each run's best held-out loss, runs whose running-best loss fell < 2% over their last decade "
+RULES = {"frontier": "the envelope of the runs' smoothed learning curves, read from the end of each run's "
+                     "learning-rate warm-up on (before it, which size leads says how it takes the warm-up)",
+         "L(N) runs": "each run's best held-out loss, runs whose running-best loss fell < 2% over their last decade "
                       "of compute (converged)",
          "L(C)": "fitted to the frontier's lower-convex-hull vertices attained by sizes other than the smallest and "
                  "largest, so it lies on or below the frontier",
-         "N_opt": "at each crossing of two runs on the frontier, the geometric mean of their sizes; pure power law",
+         "N_opt": "at each crossing of two runs of different sizes on the frontier, the geometric mean of their "
+                  "sizes; pure power law",
          "bootstrap": "frontier laws: runs simulated anew (smoothed curve + resampled residuals + a shift per run), "
                       "the refits read about the fit to the smoothed curves they were drawn from; L(N): runs "
                       "resampled with replacement; 95% percentile intervals of the refits so moved to the estimate "

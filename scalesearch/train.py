@@ -64,6 +64,11 @@ class Job:
     def total_steps(self) -> int:
         return max(1, math.ceil(self.budget_flops / self.flops_per_step))
 
+    @property
+    def warmup_tokens(self) -> int:
+        """Tokens trained on when the learning-rate warm-up ends (``schedules.lr_at``'s warm-up steps)."""
+        return int(self.train.warmup_fraction * self.total_steps) * self.tokens_per_step
+
     def report_steps(self) -> list[int]:
         """Steps after which to report: the first step whose cumulative compute reaches each report point."""
         points = compute.report_points(self.first_report_fraction * self.budget_flops, self.budget_flops,
@@ -294,6 +299,7 @@ def train_job(job: Job, runtime: Runtime) -> JobResult:
             "compute_full": per_token_full * tokens_done,
             "train_loss": loss_sum / max(count, 1), **split_losses("heldout_loss", sums, counts, domain.parts),
             "lr": lr, "tokens_per_s": (step - last_step) * job.tokens_per_step / train_time,
+            "warmup_tokens": job.warmup_tokens,  # before it, the frontier does not read the curve (fits/frontier.py)
         }
         for split, batches in evals.items():
             if split in final_only and pending_reports:

@@ -4,9 +4,19 @@
   points): with independent evaluation noise, the noise otherwise decides which run attains the envelope near a
   crossing and the minimum over noisy curves is biased low. On synthetic curves with 1% noise this halves the
   bias of the N_opt exponent (0.478 -> 0.490 against a truth of 0.513); the quadratic keeps the curvature.
+- **Warm-up.** Where the table says how many tokens each run's learning-rate warm-up lasted (``warmup_tokens``,
+  as read from MLflow), the reports before its end are left out: there every size trains at a fraction of its
+  peak rate, so which one leads says how it takes the warm-up, not how it uses compute (the committed demo's
+  image: 3072 led 768 at 7e8 FLOPs, inside the 4e9 of its warm-up, and the lead then passed back down to 768).
 - **Envelope.** Each run's curve is interpolated linearly in (log C, log L) onto one log-spaced compute grid
   (only inside the compute the run covered); the frontier ``L*(C)`` is the minimum over runs at each grid point,
-  and the run attaining it is on the frontier there.
+  and the run attaining it is on the frontier there. The grid runs from where a second run starts to where the
+  second-to-last one ends, and a run covers a grid point within 1% of its reports (``STEP_TOLERANCE``): a point
+  that one run alone reaches compares nothing, and the ends of the grid are vertices of the hull. Runs trained to
+  one budget report a fraction of a step apart, so without both the last grid point belonged to whichever run
+  overshot its budget most (and entered L(C) when that was an interior size: the committed demo's text, 6912 at
+  3.00e11), and the first to whichever size's warm-up ended first, or whose report came 0.04% earlier (its
+  math: 1200 at 1.19e9, then 432 at 1.57e9, before the other sizes' first reports after the warm-up).
 - **Hull.** The lower convex hull of the envelope in log-log bridges the kinks where one curve crosses another;
   its vertices are the points where some model is compute-optimal (Henighan et al. 2020, section 2).
 - **Edge sizes.** Hull points attained by the smallest or the largest size are left out of the fits: there the
@@ -45,6 +55,20 @@ from scalesearch.fits.inputs import FitFailedError, FitInputError, validate
 from scalesearch.fits.powerlaw import PowerLawWithConstant, PurePowerLaw
 
 MIN_RUNS = 3
+# Runs trained to one budget report at the same compute up to their whole steps, which differ by a fraction of a
+# percent between sizes: a run covers a grid point that far outside its reports, at its end value.
+STEP_TOLERANCE = np.log(1.01)
+
+
+def after_warmup(curves: pd.DataFrame) -> pd.DataFrame:
+    """The reports made after each run's warm-up (all of them without a ``warmup_tokens`` column): one made at
+    its last step is the warm-up's product still."""
+    if "warmup_tokens" not in curves.columns:
+        return curves
+    if "tokens" not in curves.columns:
+        raise FitInputError("the table says where each run's warm-up ended (warmup_tokens) but not the tokens of "
+                            "each report: add a tokens column, or drop warmup_tokens to read every report")
+    return curves[curves["tokens"] > curves["warmup_tokens"]]
 
 
 def falling_runs(curves: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -160,10 +184,14 @@ class Envelope:
 
     def __init__(self, curves: CurveSet, points_per_decade: int = 20, smooth_window: int = 7):
         self.curves, self.smooth_window = curves, smooth_window
-        lo = min(lc[0] for lc in curves.log_compute)
-        hi = max(lc[-1] for lc in curves.log_compute)
+        starts, ends = sorted(lc[0] for lc in curves.log_compute), sorted(lc[-1] for lc in curves.log_compute)
+        second = min(1, len(starts) - 1)  # one run alone: its own range
+        lo, hi = starts[second], ends[-1 - second]
+        if hi <= lo:
+            raise FitInputError("no compute range is covered by two runs: the frontier compares runs where they "
+                                "overlap; train the runs over a common range of compute")
         grid = np.linspace(lo, hi, max(2, int(np.ceil((hi - lo) / np.log(10) * points_per_decade)) + 1))
-        inside = [(grid >= lc[0] - 1e-12) & (grid <= lc[-1] + 1e-12) for lc in curves.log_compute]
+        inside = [(grid >= lc[0] - STEP_TOLERANCE) & (grid <= lc[-1] + STEP_TOLERANCE) for lc in curves.log_compute]
         self.covered = np.any(inside, axis=0)
         self.log_grid = grid[self.covered]
         self.columns = [np.flatnonzero(mask[self.covered]) for mask in inside]
@@ -192,12 +220,17 @@ class Envelope:
                         **self.crossings(stacked, best))
 
     def crossings(self, stacked: np.ndarray, best: np.ndarray) -> dict[str, np.ndarray]:
-        """Where the lead passes between two runs that both cover the grid points on either side: the compute
-        of the tie (linear in log C between the two grid points), one per pair of runs (Frontier's fields)."""
+        """Where the lead passes between two runs of different sizes that both cover the grid points on either
+        side: the compute of the tie (linear in log C between the two grid points), one per pair of runs
+        (Frontier's fields). A tie of two runs of one size (a search's second learning rate at a size) says that
+        size leads on both sides, not that N_opt lies between two sizes; as a point at that size it would sit at
+        whatever compute the two learning rates happen to cross (the committed demo's image had one)."""
         change = np.flatnonzero(best[1:] != best[:-1])
         a, b = best[change], best[change + 1]
         both = np.isfinite(stacked[a, change + 1]) & np.isfinite(stacked[b, change])
-        change, a, b = change[both], a[both], b[both]
+        n = self.curves.n_params
+        distinct = both & (n[a] != n[b])  # two runs of one size (two learning rates) tie: that size leads either way
+        change, a, b = change[distinct], a[distinct], b[distinct]
         before = stacked[a, change] - stacked[b, change]  # <= 0: a leads
         after = stacked[a, change + 1] - stacked[b, change + 1]  # > 0: b leads
         share = before / (before - after)
@@ -206,7 +239,6 @@ class Envelope:
         log_c = np.bincount(which, log_c) / np.bincount(which)
         order = np.argsort(log_c)
         a, b = np.divmod(pairs[order], len(stacked))
-        n = self.curves.n_params
         return {"crossing_compute": np.exp(log_c[order]), "crossing_n": np.sqrt(n[a] * n[b]),
                 "crossing_runs": np.column_stack([self.curves.runs[a], self.curves.runs[b]])}
 
@@ -265,11 +297,11 @@ class FrontierFit(FittedLaw):
 
     def fit(self, curves: pd.DataFrame, init: dict[str, float] | None = None) -> FrontierFit:
         validate(curves)
-        kept, self.excluded_runs_ = falling_runs(curves)
+        kept, self.excluded_runs_ = falling_runs(after_warmup(curves))
         if kept["run"].nunique() < MIN_RUNS:
-            raise FitInputError(f"the frontier needs learning curves (>= 2 points, loss falling) from >= {MIN_RUNS} "
-                                f"runs; runs {self.excluded_runs_} do not fall and {kept['run'].nunique()} "
-                                "remain: add runs or check those for divergence")
+            raise FitInputError(f"the frontier needs learning curves (>= 2 points after the warm-up, loss falling) "
+                                f"from >= {MIN_RUNS} runs; runs {self.excluded_runs_} do not fall and "
+                                f"{kept['run'].nunique()} remain: add runs or check those for divergence")
         self.curves_ = CurveSet.from_table(kept)
         self.envelope_ = Envelope(self.curves_, self.points_per_decade, self.smooth_window)
         self.frontier_ = self.envelope_.frontier()

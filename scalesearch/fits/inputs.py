@@ -1,7 +1,8 @@
 """Input tables for the fits: the standard columns, loading CSV/Parquet, and the checks that refuse bad input.
 
 Every fit reads one long table, a row per reported point: ``run`` (the trial), ``n_params`` (non-embedding N),
-``compute`` (FLOPs, ``6 N tokens``) or ``tokens``, ``loss`` (held-out nats/token), optionally ``domain``. A
+``compute`` (FLOPs, ``6 N tokens``) or ``tokens``, ``loss`` (held-out nats/token), optionally ``domain`` and
+``warmup_tokens`` (where each run's warm-up ended: the frontier reads the reports after it). A
 table of final losses is the case of one row per run. Bad input raises :class:`FitInputError` naming the column
 or run and what to do, so no law is ever fitted to data that cannot support it.
 """

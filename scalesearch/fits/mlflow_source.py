@@ -5,10 +5,11 @@ domains share an experiment to be compared in one report), and one child per tri
 ``mlflow.parentRunId``, ``scalesearch.role = trial``; params ``n_params``, ``domain``, ``tokens_per_item`` as
 JSON). Each child's ``loss_metric`` history (default ``heldout_loss``), logged with ``step = tokens``, becomes its
 learning curve, with the ``compute`` metric (FLOPs as the param ``flops_count`` counts them, ``6N`` by default)
-logged at the same step, or ``6 N tokens`` where there is none. Failed and lost trials (see search/recorder.py)
-are skipped; diverged ones stay (their curves do not fall, and the frontier leaves them out and says so). The
-trial table holds each child's last value of every metric it logged (``eval/...``, ``heldout_loss/<part>``,
-``train_loss``), for the multimodal and math checks.
+logged at the same step, or ``6 N tokens`` where there is none; the param ``warmup_tokens`` (0 where absent)
+says where its warm-up ended, before which the frontier does not read it (fits/frontier.py). Failed and lost
+trials (see search/recorder.py) are skipped; diverged ones stay (their curves do not fall, and the frontier leaves
+them out and says so). The trial table holds each child's last value of every metric it logged (``eval/...``,
+``heldout_loss/<part>``, ``train_loss``), for the multimodal and math checks.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class SearchRecord:
     """A search as read from MLflow: the parent run, the learning curves, and one row of facts per trial."""
 
     parent_run_ids: list[str]  # newest first
-    curves: pd.DataFrame  # run, run_id, n_params, domain, tokens, compute, flops_count, loss
+    curves: pd.DataFrame  # run, run_id, n_params, domain, tokens, compute, flops_count, warmup_tokens, loss
     trials: pd.DataFrame  # run, run_id, n_params, domain, status, tokens_per_item, then every last metric value
     client: MlflowClient
 
@@ -72,9 +73,10 @@ def read_search(experiment: str, tracking_uri: str | None = None, loss_metric: s
         history = sorted(client.get_metric_history(child.info.run_id, loss_metric), key=lambda m: m.step)
         flops = {m.step: m.value for m in client.get_metric_history(child.info.run_id, "compute")}
         count = params.get("flops_count", "6N")  # runs logged before budget.count counted 6N
+        warmup = float(params.get("warmup_tokens", 0))  # simulated trials have no warm-up
         curves += [{"run": name, "run_id": child.info.run_id, "n_params": n, "domain": domain,
                     "tokens": float(m.step), "compute": flops.get(m.step, 6.0 * n * m.step), "flops_count": count,
-                    "loss": m.value} for m in history if m.step > 0]
+                    "warmup_tokens": warmup, "loss": m.value} for m in history if m.step > 0]
         trials.append({"run": name, "run_id": child.info.run_id, "n_params": n, "domain": domain,
                        "status": tags.get("scalesearch.status"),
                        "tokens_per_item": _tokens_per_item(params, name), **child.data.metrics})

@@ -28,8 +28,9 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 def _band(fit: LawFit, formula, x: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
     """The 95% pointwise band of ``formula(samples, x)`` over the bootstrap resamples that fitted ``names``, if
-    there are any (a resample may fit L(C) and cross too rarely for N_opt(C))."""
-    if fit.bootstrap is None:
+    there are any (a resample may fit L(C) and cross too rarely for N_opt(C)); none where too many refits failed
+    for the report to give intervals, so that the plot shows none either."""
+    if fit.bootstrap is None or fit.bootstrap.too_many_failed:
         return None
     samples = fit.bootstrap.samples[list(names)].dropna()
     if len(samples) < 2:

@@ -275,10 +275,10 @@ def load_curves(client: MlflowClient, runs: dict[str, str], state: SearchState) 
         params = client.get_run(run_id).data.params
         if "n_params" not in params:
             continue
-        n_params = float(params["n_params"])
+        n_params, warmup = float(params["n_params"]), float(params.get("warmup_tokens", 0))
         losses = {m.step: m.value for m in client.get_metric_history(run_id, LOSS)}
         for m in sorted(client.get_metric_history(run_id, COMPUTE), key=lambda m: m.step):
             if m.step in losses:  # on_trial_result logs at step = tokens trained on, as read_search reads it
-                state.add(tid, n_params, m.value, losses[m.step], tokens=float(m.step))
+                state.add(tid, n_params, m.value, losses[m.step], tokens=float(m.step), warmup_tokens=warmup)
                 last[tid] = m.step
     return last

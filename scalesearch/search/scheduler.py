@@ -72,7 +72,8 @@ class FrontierScheduler(FIFOScheduler):
         if result.get("diverged") or loss is None or not math.isfinite(loss):
             self.state.stop_reasons[cid] = f"diverged: loss {loss} after {result.get('tokens')} tokens"
             return self._stop(trial, cid)
-        self.state.add(cid, trial.config["n_params"], spent, loss, trial.config, result.get("tokens"))
+        self.state.add(cid, trial.config["n_params"], spent, loss, trial.config, result.get("tokens"),
+                       result.get("warmup_tokens"))
         # This report may settle the level; this trial, still running, then goes on to the new cap. The ladder
         # decides before this trial's own stop does: a trial it stopped on this report would be continued by a
         # new trial while it runs on (the stop is not yet returned).

@@ -40,6 +40,7 @@ class Curve:
     loss: list[float] = field(default_factory=list)
     # NaN where a report did not say; under budget.count full, compute is not 6 N tokens, and L(N, D) needs D.
     tokens: list[float] = field(default_factory=list)
+    warmup_tokens: float = 0.0  # where the learning-rate warm-up ended, as the trial's reports said (fits/frontier.py)
     gpu_seconds: float = 0.0
     # (log compute, log loss) as arrays, made once per new report: the scheduler interpolates every curve at
     # every decision, and most curves have ended.
@@ -100,8 +101,11 @@ class SearchState:
         return {**self.__dict__, "live": {}}
 
     def add(self, trial_id: str, n_params: float, compute: float, loss: float, config: dict | None = None,
-            tokens: float | None = None) -> None:
-        self.curves.setdefault(trial_id, Curve(n_params, dict(config or {}))).add(compute, loss, tokens)
+            tokens: float | None = None, warmup_tokens: float | None = None) -> None:
+        curve = self.curves.setdefault(trial_id, Curve(n_params, dict(config or {})))
+        curve.add(compute, loss, tokens)
+        if warmup_tokens is not None:
+            curve.warmup_tokens = float(warmup_tokens)
 
     @property
     def spent_flops(self) -> float:
@@ -224,7 +228,7 @@ class SearchState:
 
     def table(self) -> pd.DataFrame:
         """Every report as the fits library reads it: run, n_params, compute, loss, and tokens where every
-        report stated them (else the fits take C / 6N)."""
+        report stated them (else the fits take C / 6N), then with each trial's warm-up as the frontier reads it."""
         kept = {trial_id: curve for trial_id, curve in self.curves.items() if curve.compute}
         if not kept:
             return pd.DataFrame(columns=["run", "n_params", "compute", "loss"])
@@ -236,4 +240,5 @@ class SearchState:
         tokens = np.concatenate([curve.tokens for curve in kept.values()])
         if np.isfinite(tokens).all():
             table["tokens"] = tokens
+            table["warmup_tokens"] = np.repeat([curve.warmup_tokens for curve in kept.values()], lengths)
         return table

@@ -26,3 +26,11 @@ def besiroglu() -> pd.Series:
 @pytest.fixture(scope="session")
 def henighan_table() -> pd.DataFrame:
     return pd.read_csv(REFERENCE / "henighan2020_table1.csv")
+
+
+@pytest.fixture(scope="session")
+def demo_image_curves() -> pd.DataFrame:
+    """The image runs of the demo committed on 2026-12-04 (experiment demo-20261204-220104, commit d92711e), as
+    read_search read them: real CPU training with a 2% warm-up (to 4e9 FLOPs), sizes 768-12288 and a second run
+    of N = 1728 at another learning rate. Kept here so that the tests on them outlive a new committed demo."""
+    return pd.read_csv(Path(__file__).parent / "data" / "demo_image_curves_20261204.csv", dtype={"run": str})

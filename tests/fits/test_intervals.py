@@ -92,20 +92,14 @@ def test_a_floor_the_data_reach_is_not_withheld(frontier_bootstrap):
     assert np.isfinite(frontier_bootstrap.estimates()["L_inf"].ci_low)
 
 
-def test_a_resample_whose_n_opt_does_not_grow_with_compute_counts_against_beta_not_as_a_value():
-    """The committed demo's image curves (a real run): in some resamples the crossings' compute does not grow with
-    size, so the slope of log C on log N is 0 or below and its inverse, beta, infinite or negative. Such a
-    resample lies beyond the upper end of beta's interval; as a value it once made beta 0.48's "interval"
-    [-11.5, 11.9]. It is counted like one that crossed too rarely: beta withheld, alpha_C's interval kept."""
-    import json
-    from pathlib import Path
-
-    from scalesearch.fits.mlflow_source import read_search
-
-    report = Path(__file__).resolve().parents[2] / "reports" / "demo"
-    experiment = json.loads((report / "fits.json").read_text())["experiment"]
-    curves = read_search(experiment, f"sqlite:///{report / 'mlflow.db'}").curves
-    fit = FrontierFit().fit(curves[curves["domain"] == "image"])
+def test_a_resample_whose_n_opt_does_not_grow_with_compute_counts_against_beta_not_as_a_value(demo_image_curves):
+    """A committed demo's image curves (a real run), read with their warm-up (without ``warmup_tokens``): one of
+    their three crossings, inside the warm-up, is out of the order of size, and in some resamples the crossings'
+    compute does not grow with size, so the slope of log C on log N is 0 or below and its inverse, beta, infinite
+    or negative. Such a resample lies beyond the upper end of beta's interval; as a value it once made beta 0.48's
+    "interval" [-11.5, 11.9]. It is counted like one that crossed too rarely: beta withheld, alpha_C's interval
+    kept."""
+    fit = FrontierFit().fit(demo_image_curves.drop(columns="warmup_tokens"))
     assert fit.params_["beta"] > 0
     result = bootstrap_frontier(fit, 100, seed=0)
     betas = result.samples["beta"]
@@ -114,3 +108,25 @@ def test_a_resample_whose_n_opt_does_not_grow_with_compute_counts_against_beta_n
     estimates = result.estimates()
     assert np.isnan(estimates["beta"].ci_low) and "out of the order of size" in result.withheld["beta"]
     assert estimates["alpha_C"].ci_low < fit.params_["alpha_C"] < estimates["alpha_C"].ci_high
+
+
+def test_the_plots_draw_no_band_where_the_report_gives_no_interval(frontier_bootstrap):
+    """Over 2.5% of the refits failed: the report gives no intervals, so the plot of L(C) shows no band either
+    (the committed demo's math once showed one drawn from the refits that did not fail)."""
+    from dataclasses import replace
+
+    from scalesearch.fits.laws import LawFit
+    from scalesearch.fits.plots import _band
+
+    fit = LawFit("frontier", "all", FrontierFit(), frontier_bootstrap)
+    grid = np.geomspace(1e15, 1e20, 5)
+    names = ("L_inf", "C0", "alpha_C")
+    loss = lambda p, c: p["L_inf"] + (p["C0"] / c) ** p["alpha_C"]  # noqa: E731
+    low, high = _band(fit, loss, grid, names)
+    assert (low < high).all()
+
+    samples = frontier_bootstrap.samples.copy()
+    samples.iloc[: len(samples) // 10] = np.nan  # 10% failed
+    failed = replace(frontier_bootstrap, samples=samples)
+    assert failed.too_many_failed and np.isnan(failed.estimates()["alpha_C"].ci_low)
+    assert _band(replace(fit, bootstrap=failed), loss, grid, names) is None

@@ -152,7 +152,8 @@ def test_the_envelope_passes_from_small_to_large_sizes_where_the_law_has_them_cr
 def test_the_search_state_keeps_the_tokens_trials_report_and_the_refits_read_them(tmp_path):
     """Under ``budget.count: full`` compute is not 6 N tokens: the state's table (what the live refits fit) carries
     the tokens each report states, from the scheduler and from an MLflow store replayed on resume; where a report
-    did not state them, the fits fall back to C / 6N."""
+    did not state them, the fits fall back to C / 6N. With the tokens goes each trial's warm-up, before which
+    the frontier does not read a curve (a trial that did not say had none)."""
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
@@ -168,15 +169,18 @@ def test_the_search_state_keeps_the_tokens_trials_report_and_the_refits_read_the
     for n in (1e8, 1e9):
         trial = FakeTrial(f"N{n:g}", n)
         for tokens in (1e9, 2e9, 4e9):
+            warmup = {"warmup_tokens": 1.5e9} if n == 1e9 else {}
             scheduler.on_trial_result(None, trial, {"heldout_loss": float(LAW.loss(n, tokens)), "tokens": tokens,
-                                                    "compute": full_count(n, tokens)})
+                                                    "compute": full_count(n, tokens), **warmup})
             reported[(trial.trial_id, full_count(n, tokens))] = tokens
     table = standardize(state.table())
     assert [reported[(r.run, r.compute)] for r in table.itertuples()] == table["tokens"].tolist()
+    assert table.groupby("n_params")["warmup_tokens"].unique().to_dict() == {1e8: [0.0], 1e9: [1.5e9]}
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run_id = client.create_run(client.create_experiment("replay")).info.run_id
     client.log_param(run_id, "n_params", 1e8)
+    client.log_param(run_id, "warmup_tokens", 1.5e9)
     client.log_batch(run_id, metrics=[Metric(name, value, 0, int(tokens))
                                       for tokens in (1e9, 2e9) for name, value in
                                       (("heldout_loss", 3.0 - tokens / 1e10), ("compute", full_count(1e8, tokens)),
@@ -184,6 +188,7 @@ def test_the_search_state_keeps_the_tokens_trials_report_and_the_refits_read_the
     replayed = SearchState(n_range=(1e7, 1e10))
     load_curves(client, {"t0": run_id}, replayed)
     assert replayed.table()["tokens"].tolist() == [1e9, 2e9]
+    assert replayed.table()["warmup_tokens"].tolist() == [1.5e9, 1.5e9]
 
     replayed.add("t1", 1e9, full_count(1e9, 1e9), 3.0)  # a report without tokens
     assert "tokens" not in replayed.table().columns
