@@ -133,9 +133,10 @@ class ReportTakenCallback(TuneReportCallback):
     its closing result into the session's one-slot result queue; the trial's main thread, taking the pending
     report next (``_TrainSession._get_result_from_queues``), posts it into the same full queue and blocks for
     good. A search hits this when it stops a trial on a report (search/stops.py: the run ends right after it)
-    while the driver is still busy deciding; it hung the demo test once (2026-12-05). The wait is as long as
-    Tune takes to ask for the trial's next result, which the next report's put into the same one-slot queue
-    waits for anyway. A trial that Tune itself stops does not wait on it: Tune ends the trial's actor."""
+    while the driver is still busy deciding: it hung the demo test once (2026-12-05), and tests/test_ray_job.py
+    provokes it (the trial hangs without this callback). The wait is as long as Tune takes to ask for the
+    trial's next result, which the next report's put into the same one-slot queue waits for anyway. A trial that
+    Tune itself stops does not wait on it: Tune ends the trial's actor."""
 
     def after_report(self, run_context, metrics, checkpoint) -> None:
         super().after_report(run_context, metrics, checkpoint)

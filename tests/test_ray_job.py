@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import ray
+import ray.train
 from mlflow.tracking import MlflowClient
+from ray.tune.schedulers import FIFOScheduler
 from ray.util.state import list_actors
 
 from scalesearch.job import make_trainer, model_for, run_job
@@ -72,3 +77,41 @@ def test_a_job_runs_inside_a_tune_trial(ray_local, tmp_path):
     df = results[0].metrics_dataframe
     assert len(df) >= 8 and {"compute", "heldout_loss", "tokens"} <= set(df.columns)
     assert df["heldout_loss"].iloc[-1] < df["heldout_loss"].iloc[0]
+
+
+class SlowToDecide(FIFOScheduler):
+    """A driver busy on a trial's first report for longer than the trial's run takes to end after its second,
+    as a search can be while it refits: the trial's next result is not asked for until then."""
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        if result.get("step") == 0:
+            time.sleep(5)  # provokes the race the callback closes; the test does not wait on it to pass
+        return super().on_trial_result(tune_controller, trial, result)
+
+
+@pytest.mark.timeout(180)  # without the callback it hangs: fail in minutes, not the suite's 10
+def test_a_run_that_ends_right_after_a_report_does_not_hang_its_trial(ray_local, tmp_path):
+    """With TuneReportCallback, the run ends while its last report waits in Tune's queue: the trial's closing
+    result and that report then meet in a one-slot queue and the trial hangs for good (Ray 2.60;
+    job.ReportTakenCallback). Both reports reach Tune and the trial ends."""
+    from ray import tune
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from scalesearch.job import ReportTakenCallback
+
+    def two_reports_then_end(config: dict) -> None:  # defined here: Ray's workers cannot import a test module
+        for step in range(2):
+            ray.train.report({"step": step})  # ends right after its last report, as a stopped job does
+
+    def trial(config):
+        TorchTrainer(two_reports_then_end, scaling_config=ScalingConfig(num_workers=1),
+                     run_config=RunConfig(name="ends-after-report", storage_path=str(tmp_path / "train"),
+                                          callbacks=[ReportTakenCallback()])).fit()
+
+    tuner = tune.Tuner(tune.with_resources(trial, {"cpu": 0.01}),
+                       tune_config=tune.TuneConfig(scheduler=SlowToDecide()),
+                       run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), name="handoff"))
+    results = tuner.fit()
+    assert not results.errors
+    assert results[0].metrics_dataframe["step"].tolist() == [0, 1]
