@@ -35,9 +35,8 @@ RULES = {"frontier": "the envelope of the runs' smoothed learning curves, read f
                      "learning-rate warm-up on (before it, which size leads says how it takes the warm-up)",
          "L(N) runs": "each run's best held-out loss, runs whose running-best loss fell < 2% over their last decade "
                       "of compute (converged)",
-         "L(C)": "fitted to the frontier's isoFLOP minima: at each compute, the vertex of the parabola in (log N, "
-                 "log L) through the leading size and the nearest smaller and larger sizes there (none where the "
-                 "smallest or largest leads), so it lies on or below the frontier",
+         "L(C)": "fitted to the frontier's lower-convex-hull vertices attained by sizes other than the smallest and "
+                 "largest, so it lies on or below the frontier",
          "N_opt": "at each crossing of two runs of different sizes on the frontier, the geometric mean of their "
                   "sizes; pure power law",
          "bootstrap": "frontier laws: runs simulated anew (smoothed curve + resampled residuals + a shift per run), "
@@ -147,7 +146,7 @@ def information(d: DomainReport, options: ReportOptions) -> InformationResult | 
 def analyse_domain(name: str, curves: pd.DataFrame, trials: pd.DataFrame, options: ReportOptions) -> DomainReport:
     d = DomainReport(curves, trials)
     d.frontier = d.attempt("frontier", fit_law, curves, "frontier", options.n_bootstrap, options.seed, name)
-    if d.frontier is None:  # L(C) needs only the isoFLOP minima, N_opt(C) its crossings too: keep what holds
+    if d.frontier is None:  # L(C) needs only the frontier's hull, N_opt(C) its crossings too: keep what holds
         d.frontier = d.attempt("L(C) alone", fit_law, curves, "compute", options.n_bootstrap, options.seed, name)
     d.size = d.attempt("size", fit_law, curves, "size", options.n_bootstrap, options.seed, name)
     for what, make in (("extrapolation", lambda: extrapolation_check(curves, "frontier")),
@@ -177,7 +176,6 @@ def _fits_json(d: DomainReport) -> dict:
         frontier = d.frontier.estimator.frontier_
         out["runs_on_frontier"] = frontier.runs_on_frontier().to_dict("records")
         out["crossings"] = frontier.crossings().to_dict("records")
-        out["isoflop_minima"] = frontier.fit_points().to_dict("records")
         out["excluded_runs"] = list(d.frontier.estimator.excluded_runs_)
     for what, result in d.results.items():
         out[what] = result.to_dict() if isinstance(result, InformationResult) else result

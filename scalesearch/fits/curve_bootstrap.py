@@ -141,7 +141,7 @@ def unidentified_floor(fit: FrontierFit, result: BootstrapResult) -> dict[str, s
     (benchmarks/RESULTS.md). ``C0`` moves with ``L_inf``, so it goes too; the exponents keep their intervals."""
     floor = result.estimates()["L_inf"]
     width = floor.ci_high - floor.ci_low
-    reducible = float(fit.frontier_.minimum_loss.min() - floor.value)
+    reducible = float(fit.frontier_.loss[fit.frontier_.fit_indices()].min() - floor.value)
     if not reducible < width:
         return {}
     why = (f"floor not identified: the reducible loss left at the largest compute fitted ({reducible:.3g}) is "

@@ -2,7 +2,7 @@
 
 The point of a scaling law is prediction beyond the largest run, so the report says how well the law fitted to
 smaller runs predicts the larger ones: the Chinchilla law at the held-out runs' (N, D); L(N) at their best
-losses; for the frontier, L(C) at the full frontier's isoFLOP minima and N_opt(C) at its crossings, both beyond the
+losses; for the frontier, L(C) at the full frontier's hull points and N_opt(C) at its crossings, both beyond the
 compute the smaller runs' frontier reached.
 """
 
@@ -41,7 +41,7 @@ def extrapolation_check(table: pd.DataFrame, law: str, n_holdout_sizes: int = 2)
         if len(rows):
             out["loss"] = _errors(rows["loss"], fit.predict(rows["n_params"]))
     else:
-        reach = fit.frontier_.compute.max()
+        reach = fit.frontier_.compute[fit.frontier_.hull].max()
         full = lower_envelope(table)
         points = full.fit_points()
         points = points[points["compute"] > reach]

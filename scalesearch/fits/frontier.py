@@ -12,35 +12,24 @@
   (only inside the compute the run covered); the frontier ``L*(C)`` is the minimum over runs at each grid point,
   and the run attaining it is on the frontier there. The grid runs from where a second run starts to where the
   second-to-last one ends, and a run covers a grid point within 1% of its reports (``STEP_TOLERANCE``): a point
-  that one run alone reaches compares nothing, and the ends of the grid were vertices of the hull L(C) was fitted
-  to. Runs trained to one budget report a fraction of a step apart, so without both the last grid point belonged
-  to whichever run overshot its budget most (and entered L(C) when that was an interior size: the committed
-  demo's text, 6912 at 3.00e11), and the first to whichever size's warm-up ended first, or whose report came
-  0.04% earlier (its math: 1200 at 1.19e9, then 432 at 1.57e9, before the other sizes' first reports after the
-  warm-up).
-- **IsoFLOP minima.** At each grid point, the size leading the envelope (each size at its best run) and the
-  nearest sizes on either side that reach that compute give a parabola in (log N, log L) through three points,
-  whose vertex is the minimum over a continuum of sizes: Chinchilla's approach 2 on the curves' slices at equal
-  compute. Where no smaller or no larger size reaches the compute, there is no minimum: the compute-optimal
-  model may not have been tried (the edge sizes' rule of Henighan's reading, kept by construction). One size may
-  lead at every minimum: bracketed, each vertex is still the frontier's (the hull's reading asked for two sizes,
-  as one alone gave a stretch of one learning curve; the committed demo's math lost 9 of 200 refits to it).
-- **L(C)** is fitted to these minima. Why not to the vertices of the envelope's lower convex hull (Henighan's
-  reading, and this module's before): the envelope over sizes a factor r apart lies above the frontier of all
-  sizes by a scallop that returns each time the lead passes, which the hull keeps and the vertices smooth out;
-  the minima's loss is also an average over three runs' noise where the hull takes the luckiest run's. On curves
-  from a known law with 0.3% noise (benchmarks/fits_coverage.py, 200 seeds) alpha_C's spread fell from 0.00114 to
-  0.00076 (Chinchilla) and from 0.029 to 0.014 (Henighan's Image 8x8), where 350 of 20,000 refits had failed
-  for too few hull points and 47 seeds got no interval; now none. The same minima's N would read N_opt(C) too,
-  but on a frontier as flat as Image 8x8's the vertex of noisy points is drawn towards the leading size: beta
-  came out 0.042 low over 20 seeds, from the crossings 0.009.
+  that one run alone reaches compares nothing, and the ends of the grid are vertices of the hull. Runs trained to
+  one budget report a fraction of a step apart, so without both the last grid point belonged to whichever run
+  overshot its budget most (and entered L(C) when that was an interior size: the committed demo's text, 6912 at
+  3.00e11), and the first to whichever size's warm-up ended first, or whose report came 0.04% earlier (its
+  math: 1200 at 1.19e9, then 432 at 1.57e9, before the other sizes' first reports after the warm-up).
+- **Hull.** The lower convex hull of the envelope in log-log bridges the kinks where one curve crosses another;
+  its vertices are the points where some model is compute-optimal (Henighan et al. 2020, section 2).
+- **Edge sizes.** Hull points attained by the smallest or the largest size are left out of the fits: there the
+  compute-optimal model was not tried (smaller or larger), so the frontier sits above the true one.
+- **L(C)** is fitted to the remaining hull points. The hull is the convex minorant of the frontier, so a law
+  fitted to it lies on or below the frontier points rather than through their noise from above.
 - **N_opt(C)** is read from the **crossings**: where the lead on the envelope passes from one run to another and
   both curves run on either side, the two sizes tie; for a loss unimodal in log N the compute-optimal size lies
   between them, and (the minimum being close to symmetric in log N) at their geometric mean. A pure power law is
   fitted to these points, one per pair of runs (noise can make a pair cross several times: their crossings are
   averaged in log C), regressing log C on log N (the N are exact, the crossings' compute is noisy:
-  PurePowerLaw's ``noise_in``). Why not the sizes attaining the envelope's hull (Henighan's reading): those form a
-  staircase whose ends depend on where the hull's vertices fall, which biased the exponent low by 0.005 on noise-free
+  PurePowerLaw's ``noise_in``). Why not the sizes attaining the hull points (Henighan's reading): those form a staircase
+  whose ends depend on where the hull's vertices fall, which biased the exponent low by 0.005 on noise-free
   curves from a known law with sizes a factor 2 apart (0.5077 against 0.5126); the crossings give 0.5127. They
   also need no exclusion of the edge sizes: the tie of the two smallest sizes brackets the optimum just as well.
 - **L(N)** uses each run's best loss, only for runs trained to convergence: their running-best loss fell by less
@@ -90,6 +79,24 @@ def falling_runs(curves: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return ordered[~ordered["run"].isin(flat)], flat
 
 
+def lower_convex_hull(x: np.ndarray, y: np.ndarray, tolerance: float = 1e-10) -> np.ndarray:
+    """Indices of the vertices of the lower convex hull of points sorted by x (Andrew's monotone chain).
+
+    Points on a straight edge are dropped up to ``tolerance``: the envelope is piecewise linear between report
+    points, so without it rounding alone would decide which of a segment's grid points count as vertices.
+    """
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            j, k = hull[-2], hull[-1]
+            if (x[k] - x[j]) * (y[i] - y[j]) - (y[k] - y[j]) * (x[i] - x[j]) <= tolerance:
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return np.array(hull, int)
+
+
 @lru_cache(maxsize=256)
 def smoothing_matrix(length: int, window: int) -> np.ndarray:
     """The Savitzky-Golay filter (quadratic) of a curve of ``length`` points as a matrix; short curves get a
@@ -126,15 +133,14 @@ class CurveSet:
 
 @dataclass(frozen=True)
 class Frontier:
-    """The envelope on a compute grid, who attains it, its isoFLOP minima and the crossings of its runs."""
+    """The envelope on a compute grid, who attains it, and its lower convex hull."""
 
     compute: np.ndarray
     loss: np.ndarray
     leader: np.ndarray  # run id attaining the envelope at each grid point
     leader_n: np.ndarray  # that run's N
-    minimum: np.ndarray  # indices into the grid where the leading size has a smaller and a larger one beside it
-    minimum_n: np.ndarray  # the parabola's vertex there: N
-    minimum_loss: np.ndarray  # and its loss
+    hull: np.ndarray  # indices into the grid
+    sizes: tuple[float, float] = field(default=(0.0, 0.0))  # smallest and largest N among the runs
     crossing_compute: np.ndarray = field(default_factory=lambda: np.empty(0))  # one per pair of runs that tie
     crossing_n: np.ndarray = field(default_factory=lambda: np.empty(0))  # geometric mean of the pair's sizes
     crossing_runs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), object))  # the pair's run ids
@@ -160,11 +166,16 @@ class Frontier:
         return pd.DataFrame({"run_a": self.crossing_runs[:, 0], "run_b": self.crossing_runs[:, 1],
                              "compute": self.crossing_compute, "n_params": self.crossing_n})
 
+    def fit_indices(self) -> np.ndarray:
+        """Grid indices of the hull vertices attained by interior sizes: the points the laws fit."""
+        n = self.leader_n[self.hull]
+        return self.hull[(n > self.sizes[0]) & (n < self.sizes[1])]
+
     def fit_points(self) -> pd.DataFrame:
-        """The isoFLOP minima L(C) is fitted to: compute, the vertex's loss and N, the run leading there."""
-        i = self.minimum
-        return pd.DataFrame({"compute": self.compute[i], "loss": self.minimum_loss, "n_params": self.minimum_n,
-                             "run": self.leader[i], "leader_n": self.leader_n[i]})
+        """The hull vertices attained by interior sizes (not the smallest or largest), as a table."""
+        i = self.fit_indices()
+        return pd.DataFrame({"compute": self.compute[i], "loss": self.loss[i], "n_params": self.leader_n[i],
+                             "run": self.leader[i]})
 
 
 class Envelope:
@@ -173,7 +184,6 @@ class Envelope:
 
     def __init__(self, curves: CurveSet, points_per_decade: int = 20, smooth_window: int = 7):
         self.curves, self.smooth_window = curves, smooth_window
-        self.sizes, self.size_of_run = np.unique(curves.n_params, return_inverse=True)
         starts, ends = sorted(lc[0] for lc in curves.log_compute), sorted(lc[-1] for lc in curves.log_compute)
         second = min(1, len(starts) - 1)  # one run alone: its own range
         lo, hi = starts[second], ends[-1 - second]
@@ -205,26 +215,9 @@ class Envelope:
         grid_log_loss = stacked[best, np.arange(best.size)]
         n = self.curves.n_params
         return Frontier(compute=np.exp(self.log_grid), loss=np.exp(grid_log_loss), leader=self.curves.runs[best],
-                        leader_n=n[best], runs_covering=np.isfinite(stacked).sum(axis=0),
-                        **self.minima(stacked), **self.crossings(stacked, best))
-
-    def minima(self, stacked: np.ndarray) -> dict[str, np.ndarray]:
-        """The isoFLOP minima (module docstring): at each grid point, the vertex of the parabola in (log N, log L)
-        through the leading size and the nearest sizes on either side that reach it, each size at its best run.
-        The leader being the lowest of the three, the parabola is convex and its vertex lies between them."""
-        per_size = np.full((len(self.sizes), stacked.shape[1]), np.inf)
-        np.minimum.at(per_size, self.size_of_run, stacked)
-        k, reached, rank = np.argmin(per_size, axis=0), np.isfinite(per_size), np.arange(len(self.sizes))[:, None]
-        below = np.where(reached & (rank < k), rank, -1).max(axis=0)
-        above = np.where(reached & (rank > k), rank, len(self.sizes)).min(axis=0)
-        at = np.flatnonzero((below >= 0) & (above < len(self.sizes)))
-        (x0, x1, x2) = (np.log(self.sizes[i[at]]) for i in (below, k, above))
-        (y0, y1, y2) = (per_size[i[at], at] for i in (below, k, above))
-        slope_01, slope_12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
-        curvature = (slope_12 - slope_01) / (x2 - x0)
-        vertex = (x0 + x1) / 2 - slope_01 / (2 * curvature)
-        log_loss = y0 + slope_01 * (vertex - x0) + curvature * (vertex - x0) * (vertex - x1)
-        return {"minimum": at, "minimum_n": np.exp(vertex), "minimum_loss": np.exp(log_loss)}
+                        leader_n=n[best], hull=lower_convex_hull(self.log_grid, grid_log_loss),
+                        sizes=(n.min(), n.max()), runs_covering=np.isfinite(stacked).sum(axis=0),
+                        **self.crossings(stacked, best))
 
     def crossings(self, stacked: np.ndarray, best: np.ndarray) -> dict[str, np.ndarray]:
         """Where the lead passes between two runs of different sizes that both cover the grid points on either
@@ -258,15 +251,16 @@ def lower_envelope(curves: pd.DataFrame, points_per_decade: int = 20, smooth_win
 
 def laws_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3, init: dict[str, float] | None = None,
                      need_n_opt: bool = True) -> tuple[PowerLawWithConstant, PurePowerLaw | None]:
-    """L(C) on the frontier's isoFLOP minima and N_opt(C) on its crossings; ``init`` warm-starts L(C).
+    """L(C) on the frontier's interior hull points and N_opt(C) on its crossings; ``init`` warm-starts L(C).
 
     Without ``need_n_opt`` (the L(C) law alone) too few crossings give None for N_opt instead of an error.
     """
-    i = frontier.minimum
-    if len(i) < 4:
-        raise FitFailedError(f"{len(i)} isoFLOP minima (compute where the leading size has a smaller and a larger "
-                             "run beside it): L(C) needs >= 4; widen the range of sizes so that the compute-optimal "
-                             "size is bracketed by smaller and larger runs, or train them longer")
+    i = frontier.fit_indices()
+    sizes_on_hull = len(np.unique(frontier.leader_n[i]))
+    if sizes_on_hull < 2 or len(i) < 4:
+        raise FitFailedError(f"only {sizes_on_hull} interior size(s) on the frontier's hull ({len(i)} points): "
+                             "widen the range of sizes so that the compute-optimal size is bracketed by smaller "
+                             "and larger runs")
     crossings, sizes = len(frontier.crossing_n), len(np.unique(frontier.crossing_n))
     if sizes < 3 and need_n_opt:
         raise FitFailedError(f"only {crossings} crossing(s) of learning curves on the frontier"
@@ -274,7 +268,7 @@ def laws_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3, init:
                              + ": N_opt(C) needs >= 3; train the runs long enough for each size to overtake the next "
                              "smaller one")
     compute_init = None if init is None else {"L_inf": init["L_inf"], "x0": init["C0"], "alpha": init["alpha_C"]}
-    compute_law = PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.minimum_loss, init=compute_init)
+    compute_law = PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.loss[i], init=compute_init)
     n_opt_law = None if sizes < 3 else PurePowerLaw(noise_in="x").fit(frontier.crossing_compute,
                                                                     frontier.crossing_n)
     return compute_law, n_opt_law

@@ -57,9 +57,8 @@ def plot_domain(name: str, curves: pd.DataFrame, frontier: LawFit | None, size: 
                      ("L_inf", "C0", "alpha_C"))
         if band is not None:
             ax_curves.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
-        ax_curves.scatter(points["compute"], points["loss"], s=8, color="k", label="isoFLOP minima (L(C) fitted)")
         ax_resid.scatter(points["compute"], np.log(points["loss"] / est.predict(points["compute"])), s=10,
-                         label="L(C) at isoFLOP minima")
+                         label="L(C) at hull points")
         if est.n_opt_law_ is not None:
             ax_nopt.scatter(crossings["compute"], crossings["n_params"], s=12, label="crossings (geometric mean N)")
             ax_nopt.plot(grid, est.n_opt(grid), "r", label=f"N_opt ∝ C^{est.params_['beta']:.3f}")

@@ -3,10 +3,10 @@
 Henighan et al. (2020) found ``beta ~ 0.7`` for N_opt(C) in every domain. Here:
 
 - **Joint fit.** ``beta``: least squares on every domain's crossings (frontier.py) with one slope and one
-  intercept per domain (each domain keeps its own ``C_n``). ``alpha_C``: the L(C) law on every domain's isoFLOP
-  minima with one exponent and each domain's own ``L_inf`` and ``C0`` (Huber on log L, summed, as in the
+  intercept per domain (each domain keeps its own ``C_n``). ``alpha_C``: the L(C) law on every domain's hull
+  points with one exponent and each domain's own ``L_inf`` and ``C0`` (Huber on log L, summed, as in the
   per-domain fits), started from the per-domain fits.
-- **Test** (a parametric bootstrap test; why not a likelihood ratio on the points: the isoFLOP minima of one domain
+- **Test** (a parametric bootstrap test; why not a likelihood ratio on the points: the hull points of one domain
   are interpolations of the same few report points, strongly correlated, so a point-level likelihood counts
   them as independent and rejects on noise). Statistic ``T = sum_d (b_d - b_shared)^2 / var_d`` with ``var_d``
   the bootstrap variance of domain d's own exponent. Each resample simulates every domain's runs anew
@@ -51,8 +51,8 @@ def shared_beta(frontiers: dict[str, Frontier]) -> float:
 
 def shared_alpha_c(frontiers: dict[str, Frontier], starts: dict[str, dict[str, float]],
                    huber_delta: float | None = 1e-3) -> float:
-    """The L(C) exponent shared by every domain's isoFLOP minima, each domain with its own L_inf and C0."""
-    points = {d: (np.log(f.compute[f.minimum]), np.log(f.minimum_loss)) for d, f in frontiers.items()}
+    """The L(C) exponent shared by every domain's hull points, each domain with its own L_inf and C0."""
+    points = {d: (np.log(f.compute[f.fit_indices()]), np.log(f.loss[f.fit_indices()])) for d, f in frontiers.items()}
     shift = float(np.mean(np.concatenate([log_c for log_c, _ in points.values()])))
     parts = [PowerLawWithConstant(huber_delta).log_objective(log_c - shift, log_y) for log_c, log_y in points.values()]
 

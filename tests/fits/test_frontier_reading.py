@@ -88,9 +88,9 @@ def test_a_warm_up_without_the_tokens_of_each_report_is_refused(curves):
 
 def test_the_grid_ends_where_a_second_run_ends_and_starts_where_a_second_starts(curves):
     """Runs trained to one budget end a fraction of a step apart: an interior size whose last step overshot
-    the budget most (here by 0.1%, 1% lower, as a cool-down's end can be) would own the last grid point alone (a
-    vertex of the hull L(C) was once fitted to); likewise a run that reports first at the low end. Every point the
-    laws read is one that two runs or more reach."""
+    the budget most (here by 0.1%, 1% lower, as a cool-down's end can be) would own the last grid point alone, a
+    vertex of the hull and so a point of L(C); likewise a run that reports first at the low end. Every point the
+    laws fit is one that two runs or more reach."""
     interior = SIZES[5]
     last = curves[curves["n_params"] == interior].nlargest(1, "compute")
     first = curves[curves["n_params"] == SIZES[2]].nsmallest(1, "compute")

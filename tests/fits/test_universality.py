@@ -47,7 +47,7 @@ def test_clearly_different_exponents_are_rejected_with_each_domains_deviation(ch
         test = tests[exponent]
         assert test.rejected and test.p_value < 0.02, test.to_dict()
         # b deviates, and the two deviations are told apart. Domain a's own deviation excludes 0 for beta only:
-        # the joint L(C) fit is carried by a's isoFLOP minima, so the shared alpha_C sits about 1 se from a's own
+        # the joint L(C) fit is carried by a's hull points, so the shared alpha_C sits about 1 se from a's own
         # (-0.0005, se 0.0004) and whether that interval reaches 0 is noise.
         assert test.deviation["a"].ci_high < test.deviation["b"].ci_low and test.deviation["b"].ci_low > 0
         assert test.deviation["a"].value < 0 and (exponent == "alpha_C" or test.deviation["a"].ci_high < 0)
