@@ -103,3 +103,22 @@ def test_the_grid_ends_where_a_second_run_ends_and_starts_where_a_second_starts(
     assert frontier.compute.min() == pytest.approx(curves["compute"].min(), rel=1e-9)
     assert (frontier.runs_covering >= 2).all()
     assert fit.params_["alpha_C"] == pytest.approx(FrontierFit().fit(curves).params_["alpha_C"], rel=1e-6)
+
+
+def test_a_badly_tuned_run_beside_the_leading_size_does_not_move_l_of_c(curves):
+    """A run 1.4x the size of one that leads for a decade, at a learning rate that costs it 3% of loss (as
+    Optuna's trials are), where the next smaller size was stopped (as the scheduler does): it never leads, so
+    the frontier and L(C) are those without it. An isoFLOP-minima reading (a parabola in log N through the
+    leader and its nearest neighbours) took such a run as the leader's neighbour, steepened the parabola's arm
+    and put its minima 2.7% below the true frontier: alpha_C 0.242 against 0.178 in a simulated search
+    (benchmarks/RESULTS.md, session 18)."""
+    leader = SIZES[6]
+    sparse = curves[curves["n_params"] != SIZES[5]]
+    detuned = KnownLaw.from_chinchilla().curves([leader * 1.4], c_max=C_MAX, points_per_decade=10, noise=0.002,
+                                                rng=np.random.default_rng(6), c_min=1e14)
+    detuned = detuned.assign(run="detuned", loss=detuned["loss"] * 1.03)
+    fit = FrontierFit().fit(pd.concat([sparse, detuned], ignore_index=True))
+    assert "detuned" not in set(fit.frontier_.runs_on_frontier()["run"])
+    alone = FrontierFit().fit(sparse)
+    assert fit.params_["alpha_C"] == pytest.approx(alone.params_["alpha_C"], abs=1e-9)
+    assert abs(fit.params_["alpha_C"] - KnownLaw.from_chinchilla().alpha_c) < 0.01
