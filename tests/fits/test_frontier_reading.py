@@ -9,12 +9,17 @@ from scalesearch.fits.synthetic import KnownLaw
 
 SIZES = np.geomspace(1e6, 1e9, 11)
 C_MAX = 1e20
+LAW = KnownLaw.from_chinchilla()
+
+
+def law_curves(sizes, seed: int) -> pd.DataFrame:
+    return LAW.curves(sizes, c_max=C_MAX, points_per_decade=10, noise=0.002, rng=np.random.default_rng(seed),
+                      c_min=1e14)
 
 
 @pytest.fixture(scope="module")
 def curves() -> pd.DataFrame:
-    return KnownLaw.from_chinchilla().curves(SIZES, c_max=C_MAX, points_per_decade=10, noise=0.002,
-                                             rng=np.random.default_rng(5), c_min=1e14)
+    return law_curves(SIZES, seed=5)
 
 
 def test_two_runs_of_one_size_that_tie_give_no_point_of_n_opt(curves):
@@ -54,7 +59,7 @@ def test_reports_inside_the_warm_up_are_not_read(curves):
     assert (warmed.frontier_.crossing_compute >= c_warm).all()
     clean = FrontierFit().fit(curves[curves["compute"] > c_warm])
     assert warmed.params_["beta"] == pytest.approx(clean.params_["beta"], rel=1e-9)
-    assert abs(warmed.params_["beta"] - KnownLaw.from_chinchilla().beta_opt) < 0.03
+    assert abs(warmed.params_["beta"] - LAW.beta_opt) < 0.03
 
 
 def test_a_committed_image_search_crossed_twice_between_sizes_after_its_warm_up(demo_image_curves):
@@ -114,11 +119,10 @@ def test_a_badly_tuned_run_beside_the_leading_size_does_not_move_l_of_c(curves):
     (benchmarks/RESULTS.md, session 18)."""
     leader = SIZES[6]
     sparse = curves[curves["n_params"] != SIZES[5]]
-    detuned = KnownLaw.from_chinchilla().curves([leader * 1.4], c_max=C_MAX, points_per_decade=10, noise=0.002,
-                                                rng=np.random.default_rng(6), c_min=1e14)
+    detuned = law_curves([leader * 1.4], seed=6)
     detuned = detuned.assign(run="detuned", loss=detuned["loss"] * 1.03)
     fit = FrontierFit().fit(pd.concat([sparse, detuned], ignore_index=True))
     assert "detuned" not in set(fit.frontier_.runs_on_frontier()["run"])
     alone = FrontierFit().fit(sparse)
     assert fit.params_["alpha_C"] == pytest.approx(alone.params_["alpha_C"], abs=1e-9)
-    assert abs(fit.params_["alpha_C"] - KnownLaw.from_chinchilla().alpha_c) < 0.01
+    assert abs(fit.params_["alpha_C"] - LAW.alpha_c) < 0.01
