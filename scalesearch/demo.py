@@ -2,6 +2,10 @@
 (``search_spaces/demo/<domain>.yaml``), one after the other on the local Ray instance, logged to one MLflow
 experiment; then the report of all of them in ``reports/demo/`` and its headline numbers.
 
+Each domain's search runs in its own process, a driver of the same Ray instance, so that the next domain can start
+as soon as the one before has started its last trial and left a slot free (search/handover.py), not only when
+that last trial ends. Math goes first by default: its last trial, a small and slow size, runs alone the longest.
+
 Each invocation is its own experiment (``demo-<time>``) so that two demos are never mixed in one fit.
 """
 
@@ -9,7 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import sys
 import time
+from multiprocessing.connection import wait
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +28,12 @@ from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, load_spec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "search_spaces" / "demo"
-DOMAINS = ("text", "image", "math")
-EXIT_OK = 0
+DOMAINS = ("math", "image", "text")  # the longest last trial first (module docstring)
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+class DemoError(RuntimeError):
+    """A domain's search failed; the others ran to their end and are in MLflow."""
 
 
 def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0, trials: int | None = None) -> Spec:
@@ -94,23 +106,45 @@ def _ci(saved: dict) -> str:
 def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_uri: str | None = None,
              out_dir: str | Path = "reports", storage: str | Path | None = None, trials: int | None = None,
              with_store: bool = False) -> Path:
-    """Search each domain in turn, then write the joint report to ``out_dir/demo``; returns its folder.
+    """Search each domain in turn (the next starting once the one before leaves a slot free for good), then
+    write the joint report to ``out_dir/demo``; returns its folder.
     ``with_store``: also a copy of the MLflow store and its artifacts there, which opens on any machine (how
     reports/demo/ is made)."""
+    import ray
+
+    from scalesearch.job import ensure_ray
     from scalesearch.report import ReportOptions, report_from_mlflow
-    from scalesearch.search.run import check_search, run_search
+    from scalesearch.search.run import check_resources, check_search
     from scalesearch.tracking import export_store, resolve_tracking_uri
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     specs = [demo_spec(d, stamp, budget, gpus, trials) for d in domains]
+    uri = resolve_tracking_uri(tracking_uri)
+    ensure_ray(worker_output=False)
     for spec in specs:  # every domain's mistakes show before the first one trains
         check_search(spec)
-    uri = resolve_tracking_uri(tracking_uri)
-    started = time.time()
+        if "RAY_ADDRESS" not in os.environ:  # a cluster starts the nodes it needs (check_resources)
+            check_resources(spec)
+    address = ray.get_runtime_context().gcs_address
+    spawn = multiprocessing.get_context("spawn")
+    started, searches = time.time(), []
     for i, spec in enumerate(specs, 1):
+        if searches:  # the one before has started its last trial and freed a slot, or ended
+            before, ready = searches[-1]
+            wait([ready, before.sentinel])
         print(f"\n=== demo {i}/{len(specs)}: {spec.domain.name} ({spec.name}); "
               f"{(time.time() - started) / 60:.1f} min so far ===", flush=True)
-        run_search(spec, tracking_uri=uri, storage=storage)
+        ready, handover = spawn.Pipe(duplex=False)
+        search = spawn.Process(target=_search, args=(spec, uri, storage, address, handover), name=spec.domain.name)
+        search.start()
+        searches.append((search, ready))
+    for search, _ in searches:
+        search.join()
+    failed = [f"{search.name} (exit code {search.exitcode})" for search, _ in searches if search.exitcode]
+    if failed:
+        raise DemoError(f"the search of {', '.join(failed)} failed: its error is printed above. The other domains "
+                        f"ran to their end and are in MLflow ({uri}, experiment {specs[0].experiment}); "
+                        f"`scalesearch report --experiment {specs[0].experiment} --tracking-uri {uri}` reports on them")
     print(f"\n=== report: fitting {len(specs)} domain(s) ===", flush=True)
     out = report_from_mlflow(specs[0].experiment, uri, out_dir, ReportOptions(), name="demo")
     fits = json.loads((out / "fits.json").read_text())
@@ -126,9 +160,24 @@ def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_ur
     return out
 
 
+def _search(spec: Spec, uri: str, storage: str | Path | None, address: str, handover) -> None:
+    """One domain's search, in a process of its own on the demo's Ray instance; says on ``handover`` when it
+    leaves a slot free for good."""
+    from scalesearch.search.handover import Handover
+    from scalesearch.search.run import run_search
+
+    s = spec.search
+    run_search(spec, tracking_uri=uri, storage=storage, ray_address=address,
+               callbacks=[Handover(handover, s.stop.max_trials, s.max_concurrent_trials)])
+
+
 def demo_command(args: argparse.Namespace) -> int:
-    run_demo([d.strip() for d in args.domains.split(",") if d.strip()], args.budget, args.gpus,
-             args.tracking_uri, args.out, args.storage, args.trials, args.with_store)
+    try:
+        run_demo([d.strip() for d in args.domains.split(",") if d.strip()], args.budget, args.gpus,
+                 args.tracking_uri, args.out, args.storage, args.trials, args.with_store)
+    except DemoError as err:
+        print(f"scalesearch demo: {err}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scalesearch.data.domain import DataError
-from scalesearch.data.mathematics import MathDomain
+from scalesearch.data.mathematics import ALPHABET, MathDomain, encode, problem_text
 
 
 def evaluate(expression: str, x: Fraction | None = None) -> Fraction:
@@ -71,7 +71,7 @@ def problems_from_rows(domain: MathDomain, split: str) -> list[tuple[str, str]]:
     for block in domain.generate(split):
         for tokens, parts in zip(block.tokens, block.parts):
             text = domain.decode(tokens)
-            answers = bytes(tokens[parts == 1].astype(np.uint8)).decode().split("\n")[:-1]
+            answers = domain.decode(tokens[parts == 1]).split("\n")[:-1]
             questions = re.findall(r"Q: (.*)\nA: ", text)
             assert len(questions) == len(answers)
             pairs += zip(questions, answers)
@@ -91,9 +91,9 @@ def test_answers_match_an_independent_evaluation(small_math):
 def test_loss_mask_counts_exactly_the_answers(small_math):
     block = next(small_math.generate("train"))
     for tokens, parts in zip(block.tokens[:50], block.parts[:50]):
-        text = bytes(tokens.astype(np.uint8))
-        counted = bytes(tokens[parts == 1].astype(np.uint8))
-        expected = b"".join(m + b"\n" for m in re.findall(rb"\nA: ([^\n]*)\n", text))
+        text = small_math.decode(tokens)
+        counted = small_math.decode(tokens[parts == 1])
+        expected = "".join(m + "\n" for m in re.findall(r"\nA: ([^\n]*)\n", text))
         assert counted == expected
         assert set(np.unique(parts)) <= {0, 1}
         assert not np.any(parts[tokens == 0])  # padding is never counted
@@ -132,6 +132,18 @@ def test_eval_splits_and_tokens_per_problem(small_math):
 def test_problem_longer_than_a_sequence_is_a_clear_error():
     with pytest.raises(DataError, match="raise seq_len"):
         list(MathDomain(seq_len=32, train_problems=10, heldout_problems=5).generate("sweep_s19"))
+
+
+def test_every_character_of_every_difficulty_is_a_token_and_decodes_back():
+    """The compact alphabet holds what every module writes at s = 1..19, and nothing outside it passes."""
+    domain = MathDomain(train_problems=10, heldout_problems=5, eval_problems=60)
+    for s in range(1, 20):
+        for question, answer in domain.problems(f"sweep_s{s:02d}"):
+            text = "".join(problem_text(question, answer))
+            assert domain.decode(encode(text)) == text
+    assert max(encode(ALPHABET)) == domain.vocab_size - 1 < 128
+    with pytest.raises(DataError, match="'#' is not in the math alphabet"):
+        encode("What is 2 # 3?")
 
 
 def test_unknown_module_or_split_is_rejected(small_math):
