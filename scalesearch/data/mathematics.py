@@ -15,7 +15,7 @@ Problems that occur in train are dropped from every other split. A problem is wr
 ``Q: <question>\\nA: <answer>\\n``; whole problems are packed into each sequence and the rest padded with NUL;
 only the answer's characters and its closing newline count in the loss. Tokens index ``ALPHABET``, the 41
 characters the four modules write, not ASCII: at the demo's widths (d_model 8-28) an unembedding over 128
-characters costs more than the model, and 42 logits a token train 1.2-1.6x faster (benchmarks/RESULTS.md).
+characters costs more than the model, and 42 logits a token train 1.16-1.23x faster (benchmarks/model_step.py).
 """
 
 from __future__ import annotations
