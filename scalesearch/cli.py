@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, DataError, TrackingError, SearchError, ValueError) as err:
         print(f"scalesearch {args.command}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"interrupted{f': {err}' if str(err) else ''}", file=sys.stderr)
         return 130
 
 

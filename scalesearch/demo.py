@@ -167,8 +167,12 @@ def _search(spec: Spec, uri: str, storage: str | Path | None, address: str, hand
     from scalesearch.search.run import run_search
 
     s = spec.search
-    run_search(spec, tracking_uri=uri, storage=storage, ray_address=address,
-               callbacks=[Handover(handover, s.stop.max_trials, s.max_concurrent_trials)])
+    try:
+        run_search(spec, tracking_uri=uri, storage=storage, ray_address=address,
+                   callbacks=[Handover(handover, s.stop.max_trials, s.max_concurrent_trials)])
+    except KeyboardInterrupt as err:  # Ctrl-C reaches every domain's process: each says how to resume it
+        print(f"interrupted: {err}", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 def demo_command(args: argparse.Namespace) -> int:

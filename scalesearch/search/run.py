@@ -38,8 +38,10 @@ SEARCH_FILE = "search.json"
 # Without Tune's file loggers its result summary warns about each trial; MLflow is the record here.
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 # Tune saves its experiment state every 10 s or more by default; a killed driver would lose that much (DESIGN §7).
-# Tune's own result.json/CSV/TensorBoard loggers are off: MLflow holds every report.
-TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "0.5", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+# Tune's own result.json/CSV/TensorBoard loggers are off: MLflow holds every report. Tune's own Ctrl-C handler is
+# off: with it, Tune returns from fit() as if the search had ended, and the search would say it finished.
+TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "0.5", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+            "TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
 @contextmanager
@@ -187,7 +189,7 @@ def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path 
                                                 "parent_run_id": parent, "storage": str(storage)}, indent=1))
     state, recorder, trainable = _components(spec, uri, parent, storage, cache_dir, fingerprint, tokens_per_item)
     print(f"search {spec.name!r}: MLflow run {parent} in {uri}; Tune experiment {home}")
-    return _finish(spec, _tuner(spec, state, recorder, trainable, storage, callbacks), uri, parent)
+    return _finish(spec, _tuner(spec, state, recorder, trainable, storage, callbacks), uri, parent, storage)
 
 
 def resume_search(name: str, storage: str | Path | None = None, ray_address: str | None = None) -> SearchOutcome:
@@ -212,10 +214,10 @@ def resume_search(name: str, storage: str | Path | None = None, ray_address: str
     MlflowClient(uri).set_tag(parent, "scalesearch.status", "running")
     MlflowClient(uri).update_run(parent, "RUNNING")
     print(f"resuming search {name!r}: MLflow run {parent}")
-    return _finish(spec, tuner, uri, parent)
+    return _finish(spec, tuner, uri, parent, storage)
 
 
-def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutcome:
+def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path) -> SearchOutcome:
     """Run the Tune experiment to its end, then fit the frontier on everything MLflow holds for the search."""
     client = MlflowClient(uri)
     # Before any trial asks for it; held here, since an actor without a handle is collected.
@@ -223,9 +225,12 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str) -> SearchOutco
     try:
         with _tune_env():
             tuner.fit()
-    except BaseException:
+    except BaseException as err:
         client.set_tag(parent, "scalesearch.status", "interrupted")
         client.set_terminated(parent, "KILLED")
+        if isinstance(err, KeyboardInterrupt):
+            raise KeyboardInterrupt(f"search {spec.name!r} interrupted; continue it with `scalesearch resume "
+                                    f"{spec.name} --storage {storage}`") from None
         raise
     finally:
         del board  # the trials are done with it

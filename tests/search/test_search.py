@@ -185,3 +185,32 @@ def test_resume_after_the_driver_is_killed(tmp_path):
             assert len(history) == points_before[run.info.run_id]
         if run.data.tags["scalesearch.status"] == "finished":  # those running at the kill too: to the budget
             assert len(history) == len(schedule)
+
+
+def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path):
+    """Tune takes SIGINT itself and returns normally; the search must still say interrupted, not finished."""
+    spec = sim_spec("interrupted", max_concurrent_trials=2, initial_sizes=3)
+    spec["search"]["stop"]["max_trials"] = 4
+    spec["simulate"] = {"seconds_per_report": 0.3}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    def search_run():
+        if not (tmp_path / "mlflow.db").exists():
+            return None
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs = client.search_runs(experiments, filter_string="tags.`scalesearch.role` = 'search'")
+        trials = client.search_runs(experiments, filter_string="tags.`scalesearch.role` = 'trial'")
+        return runs[0] if runs and trials else None
+
+    driver = _run_cli(["run", "spec.yaml"], tmp_path)
+    parent = _wait_for(search_run, 240, "a search with a trial").info.run_id
+    os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    out, _ = driver.communicate(timeout=120)
+    assert driver.returncode == 130, out[-3000:]
+    # The command it prints is the resume that test_resume_after_the_driver_is_killed runs, with the storage.
+    assert (f"interrupted: search 'interrupted' interrupted; continue it with `scalesearch resume interrupted "
+            f"--storage {(tmp_path / 'runs').resolve()}`") in out
+    run = client.get_run(parent)
+    assert (run.data.tags["scalesearch.status"], run.info.status) == ("interrupted", "KILLED")
+    assert "scalesearch.finished_reason" not in run.data.tags
