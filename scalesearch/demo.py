@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import sys
 import time
 from multiprocessing.connection import wait
@@ -123,8 +122,7 @@ def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_ur
     ensure_ray(worker_output=False)
     for spec in specs:  # every domain's mistakes show before the first one trains
         check_search(spec)
-        if "RAY_ADDRESS" not in os.environ:  # a cluster starts the nodes it needs (check_resources)
-            check_resources(spec)
+        check_resources(spec)
     address = ray.get_runtime_context().gcs_address
     spawn = multiprocessing.get_context("spawn")
     started, searches = time.time(), []

@@ -92,13 +92,16 @@ def check_search(spec: Spec) -> None:
                         f"{spec.budget.flops:.3g}: raise the search budget or lower budget.flops")
 
 
-def check_resources(spec: Spec) -> None:
+def check_resources(spec: Spec, ray_address: str | None = None) -> None:
     """On the local Ray instance, every size in the range limits must fit on its node, and so must
     ``max_concurrent_trials`` trials at once: an oversubscribed node leaves Ray Train worker groups waiting for
     CPUs that a placement group of a waiting trial holds (seen as trials that never report).
 
-    Not checked on a cluster (an address was given): an autoscaling cluster starts the node types it needs.
+    Not checked on a cluster (``ray_address`` or ``$RAY_ADDRESS`` given): an autoscaling cluster starts the node
+    types it needs.
     """
+    if ray_address or os.environ.get("RAY_ADDRESS"):
+        return
     nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
     largest: dict[str, float] = {}
     for n in spec.search.limits:
@@ -174,8 +177,7 @@ def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path 
         raise SearchError(f"a search named {spec.name!r} exists in {home}: continue it with `scalesearch resume "
                           f"{spec.name}`, or give the spec another name")
     ensure_ray(ray_address, worker_output=False)
-    if not (ray_address or os.environ.get("RAY_ADDRESS")):
-        check_resources(spec)
+    check_resources(spec, ray_address)
     cache_dir, fingerprint, tokens_per_item = _data(spec)
 
     client = MlflowClient(uri)
