@@ -1,6 +1,6 @@
 """Probe: a wsd run's loss at the peak learning rate against a cooled-down branch of it, at every report.
 
-    python benchmarks/cooled_branches.py DOMAIN N C_MAX [--lr 1e-2] > curve.jsonl
+    python benchmarks/cooled_branches.py DOMAIN N C_MAX [--lr 1e-2] [--ema-gamma 16.97] > curve.jsonl
 
 A wsd curve's points before its own cool-down are at the peak rate and its last point is cooled, so the frontier's
 envelope compares unlike points (benchmarks/RESULTS.md, session 19). Hägele et al. (2024) read a scaling law from
@@ -8,8 +8,10 @@ one wsd run by branching a short cool-down off it at each point. This probe does
 demo spec's data, shape and training settings (``search_spaces/demo/DOMAIN.yaml``): at each report point of the
 run (the demo's 8 a decade), a copy of model and optimizer trains on the run's next batches for another
 ``cooldown / (1 - cooldown)`` of the steps so far, its rate falling linearly to the final fraction, so the
-branch ends as a wsd run of that length would; both are evaluated on 128 held-out rows. One JSON line per report:
-``N``, ``C`` and ``main`` (the run), ``C_cooled`` and ``cooled`` (the branch; none within the run's own cool-down).
+branch ends as a wsd run of that length would. A third reading costs no training: a power-function average of
+the run's weights (Karras et al. 2024), whose width grows with the steps so far as a cool-down's does. All three
+are evaluated on 128 held-out rows. One JSON line per report: ``N``, ``C``, ``main`` (the run), ``ema`` (the
+average), ``C_cooled`` and ``cooled`` (the branch; none within the run's own cool-down).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def main() -> None:
     parser.add_argument("n_params", type=float)
     parser.add_argument("c_max", type=float, help="the run's compute, C = 6 N tokens")
     parser.add_argument("--lr", type=float, help="peak learning rate (default: the spec's)")
+    parser.add_argument("--ema-gamma", type=float, default=16.97,
+                        help="power-function EMA of the weights (Karras et al. 2024), its width relative to the "
+                             "steps so far: 16.97 is sigma_rel 0.05")
     args = parser.parse_args()
     torch.set_num_threads(1)
     spec = load_spec(DEMO / f"{args.domain}.yaml")
@@ -83,13 +88,19 @@ def main() -> None:
             sums += [s[1:].sum().item(), c[1:].sum().item()]
         return sums[0] / sums[1]
 
+    ema = copy.deepcopy(model)
+    ema_params, params = list(ema.parameters()), list(model.parameters())
     started, step = time.time(), 0
     decay_start = total - max(1, int(train.cooldown_fraction * total))
     for report in reports:
         while step < report:
             train_step(model, optimizer, step, lr(step))
             step += 1
-        row = {"N": cfg.n_params, "C": step * step_flops, "main": heldout_loss(model)}
+            weight = 1 - (1 - 1 / step) ** (args.ema_gamma + 1)
+            with torch.no_grad():
+                for average, param in zip(ema_params, params):
+                    average.lerp_(param, weight)
+        row = {"N": cfg.n_params, "C": step * step_flops, "main": heldout_loss(model), "ema": heldout_loss(ema)}
         if step < decay_start:
             extra = max(1, round(train.cooldown_fraction / (1 - train.cooldown_fraction) * step))
             branch = copy.deepcopy(model)

@@ -4,7 +4,9 @@ experiment; then the report of all of them in ``reports/demo/`` and its headline
 
 Each domain's search runs in its own process, a driver of the same Ray instance, so that the next domain can start
 as soon as the one before has started its last trial and left a slot free (search/handover.py), not only when
-that last trial ends. Math goes first by default: its last trial, a small and slow size, runs alone the longest.
+that last trial ends. Text goes first by default: the first domain's trials run as they would alone, and which
+trials a search runs moves with their timing (Optuna suggests from the trials that have ended), so the one domain
+whose fit has intervals at this scale keeps the trials it has when run alone (benchmarks/RESULTS.md, session 20).
 
 Each invocation is its own experiment (``demo-<time>``) so that two demos are never mixed in one fit.
 """
@@ -27,7 +29,7 @@ from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, load_spec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "search_spaces" / "demo"
-DOMAINS = ("math", "image", "text")  # the longest last trial first (module docstring)
+DOMAINS = ("text", "image", "math")  # text's trials unaffected by the overlap (module docstring)
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -189,10 +191,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the demo search of each domain (search_spaces/demo/) with real CPU training on a local "
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
                     "then fit every domain and compare their exponents in reports/demo/. Each domain starts as soon as the "
-                    "one before has started its last trial (math first: its last trial runs alone the longest). "
-                    "About 21-24 minutes on 2 CPU cores at --budget 1 (measured 2026-12-04 and 12-05; 22.3 with "
-                    "this overlap, the domains' training alone fills about 20 minutes of both cores), less on a "
-                    "faster machine.")
+                    "one before has started its last trial. About 14-15 minutes on 2 CPU cores at --budget 1 "
+                    "(measured 2026-12-05: 13.7 and 14.7; the same machine has run the same trials 10-20% slower "
+                    "on other days), less on a faster machine.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--budget", type=float, default=1.0,
                    help="multiply each search's compute by this (sizes grow as its square root); default 1")
