@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import signal
 import sys
+import threading
 import time
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -166,6 +169,8 @@ def _search(spec: Spec, uri: str, storage: str | Path | None, address: str, hand
     from scalesearch.search.handover import Handover
     from scalesearch.search.run import run_search
 
+    signal.signal(signal.SIGUSR2, _demo_gone)
+    threading.Thread(target=_signal_when_demo_dies, daemon=True).start()
     s = spec.search
     try:
         run_search(spec, tracking_uri=uri, storage=storage, ray_address=address,
@@ -173,6 +178,19 @@ def _search(spec: Spec, uri: str, storage: str | Path | None, address: str, hand
     except KeyboardInterrupt as err:  # Ctrl-C reaches every domain's process: each says how to resume it
         print(f"interrupted: {err}", file=sys.stderr, flush=True)
         sys.exit(130)
+
+
+def _signal_when_demo_dies() -> None:
+    """SIGUSR2 to this domain's process once the demo's own process is gone, killed even by SIGKILL. Not SIGINT: a
+    demo started in the background (``&``, ``nohup``) ignores that, and so do the processes it starts; not SIGUSR1:
+    Ray Tune takes that as "stop", and the search would end as finished."""
+    wait([multiprocessing.parent_process().sentinel])
+    os.kill(os.getpid(), signal.SIGUSR2)
+
+
+def _demo_gone(signum: int, frame: object) -> None:
+    """The search stops as on Ctrl-C (interrupted, resumable) instead of training on with no one to report on it."""
+    raise KeyboardInterrupt
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ def ensure_ray(address: str | None = None, worker_output: bool = True) -> None:
     ``worker_output=False`` keeps workers' prints in their log files (a search prints its own progress).
     """
     if not ray.is_initialized():
-        local = address is None and "RAY_ADDRESS" not in os.environ
+        local = address is None and not os.environ.get("RAY_ADDRESS")  # an empty one is none (check_resources)
         wanted = {**RAY_ENV, **(LOCAL_RAY_ENV if local else {})}
         env = {name: os.environ.get(name, value) for name, value in wanted.items()}
         os.environ.update(env)

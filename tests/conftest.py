@@ -1,8 +1,10 @@
-"""Shared fixtures: the published reference tables, a private data cache, one local Ray instance."""
+"""Shared fixtures: the published reference tables, a private data cache, one local Ray instance, a wait for
+something another process does."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,18 @@ def ray_local():
     ensure_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def wait_for():
+    """``wait_for(predicate, timeout, what)``: the first truthy value of ``predicate``, polled until ``timeout`` s,
+    for what a process the test started does in its own time (a trial reported, a run tagged)."""
+    def wait(predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return wait

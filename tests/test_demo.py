@@ -9,6 +9,10 @@ tests/test_committed_report.py checks them against its MLflow store."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -54,3 +58,40 @@ def test_the_demo_searches_each_domain_and_reports_on_all_of_them(ray_local, tmp
     # The headline: per-domain exponents with CIs, and where to look.
     assert all(f"{d}: alpha_C = " in printed or f"{d}: no frontier fit (" in printed for d in DOMAINS)
     assert f"mlflow ui --backend-store-uri {uri}" in printed
+
+
+def test_a_killed_demo_leaves_its_domain_searches_interrupted_not_running_on(tmp_path, wait_for):
+    """SIGKILL reaches the demo's process alone, not the domain searches it started: each must see it go and stop as
+    on Ctrl-C (interrupted, resumable), its trials' curves kept in MLflow. Started as `&` or `nohup` start it, with
+    SIGINT ignored, which its processes inherit."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "scalesearch.cli", "demo", "--domains", "text",
+                                 "--budget", "0.005", "--tracking-uri", uri, "--storage", str(tmp_path / "runs"),
+                                 "--out", str(tmp_path)],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "RAY_ADDRESS": ""},
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        wait_for(lambda: "text [1 trials" in log.read_text(), 300, "the text search's first reported trial")
+        demo.kill()
+        demo.wait()
+        client = MlflowClient(uri)
+        search = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                    "tags.`scalesearch.role` = 'search'")[0]
+        stopped = wait_for(lambda: _stopped(client.get_run(search.info.run_id)), 180, "the search to stop")
+        assert (stopped.data.tags["scalesearch.status"], stopped.info.status) == ("interrupted", "KILLED"), \
+            log.read_text()[-3000:]
+        assert "interrupted: search 'demo-text-" in log.read_text()  # and how to resume it
+        trials = client.search_runs([search.info.experiment_id], f"tags.mlflow.parentRunId = '{search.info.run_id}'")
+        assert trials and all(client.get_metric_history(t.info.run_id, "heldout_loss") for t in trials
+                              if t.data.tags.get("scalesearch.status") == "finished")
+    finally:
+        try:
+            os.killpg(demo.pid, signal.SIGKILL)  # whatever is left of the demo's session, Ray's processes included
+        except ProcessLookupError:
+            pass
+
+
+def _stopped(run):
+    return run if run.data.tags.get("scalesearch.status") not in (None, "running") else None

@@ -117,8 +117,10 @@ class SearchRecorder(Callback):
         self._close(trial, "failed", f"error: {trial.error_file or 'see the trial log'}")
 
     def on_experiment_end(self, trials: list[Trial], **info) -> None:
-        for trial in trials:  # a search that ends itself has Tune end its running trials without on_trial_complete
-            self._close(trial, "stopped", f"search ended: {self.state.finished or 'Tune ended the experiment'}")
+        if self.state.finished:  # a search that ends itself has Tune end its running trials without on_trial_complete
+            for trial in trials:
+                self._close(trial, "stopped", f"search ended: {self.state.finished}")
+        # Otherwise Tune was stopped from outside (its SIGUSR1): the trials it ended stay open, to resume.
         self.flush()
         # Every refit's summary, as the range control and the precision stop read it (benchmarks replay them).
         self.client.log_dict(self.parent_run_id, self.state.fits, REFITS_FILE)

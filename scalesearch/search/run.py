@@ -219,6 +219,11 @@ def resume_search(name: str, storage: str | Path | None = None, ray_address: str
     return _finish(spec, tuner, uri, parent, storage)
 
 
+def _trials_running(client: MlflowClient, parent: str) -> bool:
+    return bool(client.search_runs([client.get_run(parent).info.experiment_id], max_results=1, filter_string=(
+        f"tags.mlflow.parentRunId = '{parent}' and tags.`scalesearch.status` = 'running'")))
+
+
 def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path) -> SearchOutcome:
     """Run the Tune experiment to its end, then fit the frontier on everything MLflow holds for the search."""
     client = MlflowClient(uri)
@@ -227,6 +232,8 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path)
     try:
         with _tune_env():
             tuner.fit()
+        if _trials_running(client, parent):  # Tune stopped on its own signal (SIGUSR1) and returned as if done
+            raise KeyboardInterrupt
     except BaseException as err:
         client.set_tag(parent, "scalesearch.status", "interrupted")
         client.set_terminated(parent, "KILLED")

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -114,23 +113,13 @@ def test_bad_search_specs_fail_before_any_trial(tmp_path, ray_local, change, mes
     assert not (tmp_path / "runs" / "bad").exists()  # nothing started
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def _run_cli(args: list[str], cwd: Path, **kw) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}", "RAY_ADDRESS": ""}
     return subprocess.Popen([sys.executable, "-m", "scalesearch.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
 
 
-def test_resume_after_the_driver_is_killed(tmp_path):
+def test_resume_after_the_driver_is_killed(tmp_path, wait_for):
     """SIGKILL a real driver mid-search; `scalesearch resume` finishes it with no duplicate runs and no gaps."""
     spec = sim_spec("killed", max_concurrent_trials=2, initial_sizes=3)
     spec["search"]["stop"]["max_trials"] = 4
@@ -155,7 +144,7 @@ def test_resume_after_the_driver_is_killed(tmp_path):
                  and len(client.get_metric_history(r.info.run_id, "compute")) >= 3]
         return runs if done and going else None
 
-    before = _wait_for(some_done_some_running, 240, "a finished trial and a running one")
+    before = wait_for(some_done_some_running, 240, "a finished trial and a running one")
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     done_before = {r.data.tags["scalesearch.trial_id"]: r.info.run_id for r in before
@@ -187,8 +176,13 @@ def test_resume_after_the_driver_is_killed(tmp_path):
             assert len(history) == len(schedule)
 
 
-def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path):
-    """Tune takes SIGINT itself and returns normally; the search must still say interrupted, not finished."""
+@pytest.mark.parametrize("send", [
+    lambda pid: os.killpg(pid, signal.SIGINT),  # what Ctrl-C in a terminal sends
+    lambda pid: os.kill(pid, signal.SIGUSR1),  # Tune's own stop signal, to the driver alone
+], ids=["ctrl-c", "sigusr1"])
+def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, send, wait_for):
+    """Tune takes SIGINT (unless told not to) and SIGUSR1 itself and returns normally; the search must still say
+    interrupted, not finished."""
     spec = sim_spec("interrupted", max_concurrent_trials=2, initial_sizes=3)
     spec["search"]["stop"]["max_trials"] = 4
     spec["simulate"] = {"seconds_per_report": 0.3}
@@ -204,8 +198,8 @@ def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path):
         return runs[0] if runs and trials else None
 
     driver = _run_cli(["run", "spec.yaml"], tmp_path)
-    parent = _wait_for(search_run, 240, "a search with a trial").info.run_id
-    os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    parent = wait_for(search_run, 240, "a search with a trial").info.run_id
+    send(driver.pid)
     out, _ = driver.communicate(timeout=120)
     assert driver.returncode == 130, out[-3000:]
     # The command it prints is the resume that test_resume_after_the_driver_is_killed runs, with the storage.
