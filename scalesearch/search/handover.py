@@ -16,8 +16,8 @@ LIVE = (Trial.PENDING, Trial.RUNNING, Trial.PAUSED)  # a paused trial comes back
 
 
 class Handover(Callback):
-    """Sends ``True`` on ``conn``, once, when the search has started all ``max_trials`` trials and fewer than
-    ``concurrent`` of them are still live."""
+    """Sends ``True`` on ``conn``, once, when the search has created all ``max_trials`` trials (the last may not
+    have started yet) and fewer than ``concurrent`` of them are still live."""
 
     def __init__(self, conn: Connection, max_trials: int, concurrent: int):
         self.conn, self.max_trials, self.concurrent, self.sent = conn, max_trials, concurrent, False
