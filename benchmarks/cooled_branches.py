@@ -108,7 +108,8 @@ def main() -> None:
             branch_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
             peak = lr(step)
             for j in range(extra):
-                train_step(branch, branch_optimizer, step + j, peak * (1 - (1 - train.final_lr_fraction) * (j + 1) / extra))
+                rate = peak * (1 - (1 - train.final_lr_fraction) * (j + 1) / extra)
+                train_step(branch, branch_optimizer, step + j, rate)
             row.update({"C_cooled": (step + extra) * step_flops, "cooled": heldout_loss(branch)})
         print(json.dumps(row), flush=True)
     print(json.dumps({"N": cfg.n_params, "seconds": round(time.time() - started, 1)}), flush=True)

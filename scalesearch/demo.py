@@ -208,8 +208,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="the main job: adaptive searches in several domains, then the report",
         description="Run the demo search of each domain (search_spaces/demo/) with real CPU training on a local "
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
-                    "then fit every domain and compare their exponents in reports/demo/. Each domain starts as soon as the "
-                    "one before has started its last trial. About 14-15 minutes on 2 CPU cores at --budget 1 "
+                    "then fit every domain and compare their exponents in reports/demo/. Each domain starts as soon "
+                    "as the one before has started its last trial. About 14-15 minutes on 2 CPU cores at --budget 1 "
                     "(measured 2026-12-05: 13.7 and 14.7; the same machine has run the same trials 10-20% slower "
                     "on other days), less on a faster machine.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")

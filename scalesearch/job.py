@@ -70,14 +70,18 @@ def ray_train_loop(config: dict) -> None:
     train_job(config["job"], RayTrainRuntime(config.get("stop_requested")))
 
 
+def on_cluster(address: str | None = None) -> bool:
+    """Whether Ray is a cluster's (``address`` or a non-empty ``$RAY_ADDRESS``), not a local instance started here."""
+    return bool(address or os.environ.get("RAY_ADDRESS"))
+
+
 def ensure_ray(address: str | None = None, worker_output: bool = True) -> None:
     """Connect to ``address`` (or ``$RAY_ADDRESS``), else start a local instance on this machine's CPUs.
 
     ``worker_output=False`` keeps workers' prints in their log files (a search prints its own progress).
     """
     if not ray.is_initialized():
-        local = address is None and not os.environ.get("RAY_ADDRESS")  # an empty one is none (check_resources)
-        wanted = {**RAY_ENV, **(LOCAL_RAY_ENV if local else {})}
+        wanted = {**RAY_ENV, **({} if on_cluster(address) else LOCAL_RAY_ENV)}
         env = {name: os.environ.get(name, value) for name, value in wanted.items()}
         os.environ.update(env)
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=worker_output)

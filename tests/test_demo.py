@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from scalesearch.demo import run_demo
+from tests.search.test_search import _run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -67,11 +66,8 @@ def test_a_killed_demo_leaves_its_domain_searches_interrupted_not_running_on(tmp
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     log = tmp_path / "demo.log"
     with log.open("w") as out:
-        demo = subprocess.Popen([sys.executable, "-m", "scalesearch.cli", "demo", "--domains", "text",
-                                 "--budget", "0.005", "--tracking-uri", uri, "--storage", str(tmp_path / "runs"),
-                                 "--out", str(tmp_path)],
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "RAY_ADDRESS": ""},
-                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        demo = _run_cli(["demo", "--domains", "text", "--budget", "0.005"], tmp_path, stdout=out,
+                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         wait_for(lambda: "text [1 trials" in log.read_text(), 300, "the text search's first reported trial")
         demo.kill()

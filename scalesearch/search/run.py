@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from scalesearch.data import make_domain, prepare
-from scalesearch.job import ensure_ray, job_params
+from scalesearch.job import ensure_ray, job_params, on_cluster
 from scalesearch.search.control import SearchStopper, refit
 from scalesearch.search.ladder import ComputeLadder
 from scalesearch.search.recorder import SearchRecorder, load_curves
@@ -100,7 +100,7 @@ def check_resources(spec: Spec, ray_address: str | None = None) -> None:
     Not checked on a cluster (``ray_address`` or ``$RAY_ADDRESS`` given): an autoscaling cluster starts the node
     types it needs.
     """
-    if ray_address or os.environ.get("RAY_ADDRESS"):
+    if on_cluster(ray_address):
         return
     nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
     largest: dict[str, float] = {}
@@ -219,11 +219,6 @@ def resume_search(name: str, storage: str | Path | None = None, ray_address: str
     return _finish(spec, tuner, uri, parent, storage)
 
 
-def _trials_running(client: MlflowClient, parent: str) -> bool:
-    return bool(client.search_runs([client.get_run(parent).info.experiment_id], max_results=1, filter_string=(
-        f"tags.mlflow.parentRunId = '{parent}' and tags.`scalesearch.status` = 'running'")))
-
-
 def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path) -> SearchOutcome:
     """Run the Tune experiment to its end, then fit the frontier on everything MLflow holds for the search."""
     client = MlflowClient(uri)
@@ -232,8 +227,10 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path)
     try:
         with _tune_env():
             tuner.fit()
-        if _trials_running(client, parent):  # Tune stopped on its own signal (SIGUSR1) and returned as if done
-            raise KeyboardInterrupt
+        children = client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
+                                      filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+        if any(run.data.tags.get("scalesearch.status") == "running" for run in children):
+            raise KeyboardInterrupt  # Tune stopped on its own signal (SIGUSR1) and returned as if done
     except BaseException as err:
         client.set_tag(parent, "scalesearch.status", "interrupted")
         client.set_terminated(parent, "KILLED")
@@ -243,9 +240,7 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path)
         raise
     finally:
         del board  # the trials are done with it
-    children = [run for run in client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
-                                                  filter_string=f"tags.mlflow.parentRunId = '{parent}'")
-                if run.data.tags.get("scalesearch.status") != "lost"]
+    children = [run for run in children if run.data.tags.get("scalesearch.status") != "lost"]
     state = SearchState(n_range=tuple(spec.search.n_params))
     load_curves(client, {r.data.tags["scalesearch.trial_id"]: r.info.run_id for r in children}, state)
     fit = refit(state, spec.search, seed=spec.search.seed)

@@ -113,10 +113,12 @@ def test_bad_search_specs_fail_before_any_trial(tmp_path, ray_local, change, mes
     assert not (tmp_path / "runs" / "bad").exists()  # nothing started
 
 
-def _run_cli(args: list[str], cwd: Path, **kw) -> subprocess.Popen:
+def _run_cli(args: list[str], cwd: Path, stdout=subprocess.PIPE, **kw) -> subprocess.Popen:
+    """``scalesearch ARGS`` in ``cwd`` (its MLflow store cwd/mlflow.db, a local Ray instance), in a session of its
+    own so that a test can signal its whole process group."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}", "RAY_ADDRESS": ""}
     return subprocess.Popen([sys.executable, "-m", "scalesearch.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+                            stdout=stdout, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
 
 
 def test_resume_after_the_driver_is_killed(tmp_path, wait_for):
