@@ -1,6 +1,6 @@
 """Probe: a wsd run's loss at the peak learning rate against a cooled-down branch of it, at every report.
 
-    python benchmarks/cooled_branches.py DOMAIN N C_MAX [--lr 1e-2] [--ema-gamma 16.97] > curve.jsonl
+    python benchmarks/cooled_branches.py DOMAIN N C_MAX [--lr 1e-2] [--ema-gamma 16.97] [--no-branches] > curve.jsonl
 
 A wsd curve's points before its own cool-down are at the peak rate and its last point is cooled, so the frontier's
 envelope compares unlike points (benchmarks/RESULTS.md, session 19). Hägele et al. (2024) read a scaling law from
@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--ema-gamma", type=float, default=16.97,
                         help="power-function EMA of the weights (Karras et al. 2024), its width relative to the "
                              "steps so far: 16.97 is sigma_rel 0.05")
+    parser.add_argument("--no-branches", action="store_true",
+                        help="no cooled branches: the run and its weight average only, at the run's own cost")
     args = parser.parse_args()
     torch.set_num_threads(1)
     spec = load_spec(DEMO / f"{args.domain}.yaml")
@@ -101,7 +103,7 @@ def main() -> None:
                 for average, param in zip(ema_params, params):
                     average.lerp_(param, weight)
         row = {"N": cfg.n_params, "C": step * step_flops, "main": heldout_loss(model), "ema": heldout_loss(ema)}
-        if step < decay_start:
+        if step < decay_start and not args.no_branches:
             extra = max(1, round(train.cooldown_fraction / (1 - train.cooldown_fraction) * step))
             branch = copy.deepcopy(model)
             branch_optimizer = make_optimizer(branch, train)

@@ -92,7 +92,7 @@ def headline(fits: dict) -> list[str]:
             continue
         beta = _ci(p["beta"]) if "beta" in p else f"not fitted ({result['not_done'].get('frontier')})"
         lines.append(f"{domain}: alpha_C = {_ci(p['alpha_C'])}, beta = {beta}"
-                     + ("" if frontier.get("ok", True) else "  (fit diagnostics flagged: see the report)"))
+                     + ("" if frontier.get("ok", True) else "  (flagged: the report says why)"))
     for result in (fits.get("universality") or {}).values():  # per exponent: its test, or why there is none
         lines += [result["verdict"]] + ([result["note"]] if result.get("note") else []) \
             if isinstance(result, dict) else [result]
@@ -102,7 +102,7 @@ def headline(fits: dict) -> list[str]:
 def _ci(saved: dict) -> str:
     e = Estimate(**saved)
     if not (np.isfinite(e.ci_low) and np.isfinite(e.ci_high)):
-        return f"{e.value:.3f} (no interval: see the report's problems)"
+        return f"{e.value:.3f} (no interval: the report says why)"
     shifted = "" if e.contains(e.value) else " (!: outside its own bootstrap CI, see the report)"
     return f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]{shifted}"
 

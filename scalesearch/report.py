@@ -221,7 +221,7 @@ def _universality(fits: dict[str, LawFit], options: ReportOptions) -> tuple[dict
         has = {d: f for d, f in fits.items()
                if exponent in f.estimates() and np.isfinite(f.estimates()[exponent].ci_low)}
         lacking = sorted(set(fits) - set(has))
-        why = f" (no interval for it in {', '.join(lacking)}: see each domain's problems)" if lacking else ""
+        why = f" (no interval for it in {', '.join(lacking)}: see 'Values without an interval')" if lacking else ""
         if len(has) < 2:
             notes[exponent] = f"{exponent}: not tested: {len(has)} domain(s) with an interval for it, 2 needed{why}"
             continue
@@ -260,6 +260,9 @@ def build_report(curves: pd.DataFrame, out_dir: str | Path, name: str, options: 
     doc.items([f"{k}: {v}" for k, v in RULES.items()])
     doc.heading("Per-domain fits (Henighan et al. 2020, Table 1 layout; 95% CIs; C in PF-days)")
     doc.table(table1(domains))
+    _section(doc, "Values without an interval, and flagged fits: why",
+             [f"{d}, {fit.law} law: {problem}" for d, r in domains.items() for fit in (r.frontier, r.size)
+              if fit is not None for problem in fit.problems])
     if tests or notes:
         doc.heading("Universal exponents across domains")
         doc.items([t.verdict() for t in tests.values()] + list(notes.values()))
@@ -351,13 +354,32 @@ def report_from_mlflow(experiment: str, tracking_uri: str | None = None, out_dir
                        options: ReportOptions = ReportOptions(), name: str | None = None) -> Path:
     """Read the searches of ``experiment``, build their report in ``out_dir/name`` (default: the experiment's
     name), and log the files on each search's parent run under report/."""
+    from mlflow.exceptions import MlflowException
+
     search = read_search(experiment, tracking_uri)
     out = build_report(search.curves, out_dir, name or experiment, options, search.trials, experiment)
     written = [f for f in sorted(out.iterdir()) if f.is_file() and f.suffix in REPORT_FILES]
-    for parent in search.parent_run_ids:  # the report's own files: the folder may also hold the MLflow store
-        for path in written:
-            search.client.log_artifact(parent, str(path), artifact_path="report")
+    try:
+        for parent in search.parent_run_ids:  # the report's own files: the folder may also hold the MLflow store
+            for path in written:
+                search.client.log_artifact(parent, str(path), artifact_path="report")
+    except MlflowException as error:
+        raise ReportNotLoggedError(out, error) from error
     return out
+
+
+class ReportNotLoggedError(RuntimeError):
+    """The report was written but could not be logged on its search's parent run (the message says why)."""
+
+    def __init__(self, out: Path, error: Exception):
+        self.out = out
+        served = "mlflow-artifacts" in str(error)
+        super().__init__(
+            f"the report is written to {out}/report.html but not logged on the search's parent run: "
+            + ("this store keeps its runs' artifacts on an MLflow server (mlflow-artifacts:), which a "
+               "sqlite:// tracking URI cannot reach; serve the store with `mlflow server --backend-store-uri "
+               "sqlite:///PATH/mlflow.db --artifacts-destination PATH/mlartifacts` and pass --tracking-uri "
+               "http://127.0.0.1:5000 to log it there" if served else str(error).splitlines()[0]))
 
 
 def verify_report(report_dir: str | Path, tracking_uri: str | None = None, rel: float = 1e-6) -> list[str]:

@@ -83,7 +83,10 @@ class BootstrapResult:
         """Why intervals are missing: too many failed refits, and each quantity withheld with its reason."""
         found = [f"{self.n_failed} of {len(self.samples)} bootstrap refits failed (> {(1 - self.level) / 2:.1%}): "
                  "no intervals"] if self.too_many_failed else []
-        return found + [f"{name}: {why}" for name, why in self.withheld.items()]
+        reasons: dict[str, list[str]] = {}  # one line per reason: a law's parameters share theirs
+        for name, why in self.withheld.items():
+            reasons.setdefault(why, []).append(name)
+        return found + [f"{', '.join(names)}: {why}" for why, names in reasons.items()]
 
     def estimates(self) -> dict[str, Estimate]:
         return {name: Estimate(self.point[name], np.nan, np.nan, np.nan) if name in self.withheld

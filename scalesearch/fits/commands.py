@@ -1,7 +1,8 @@
 """The ``scalesearch fit`` and ``scalesearch report`` subcommands; ``register`` adds them to the CLI's parser.
 
-Exit codes: 0 ok; 2 bad input (the message names the column or run); 3 a fit failed or is flagged (the result is
-still printed, flagged).
+Exit codes: 0 ok; 1 ``report --verify``: the report differs from its store; 2 bad input (the message names the
+column or run); 3 a fit failed or is flagged (the result is still printed, flagged); 5 ``report``: written, but not
+logged on the search's MLflow run (the message says why and how to log it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scalesearch.fits.math_extrapolation import MathMetrics
 from scalesearch.fits.multimodal import CaptionMetrics
 from scalesearch.fits.universality import UniversalityTest, universality_test
 
-EXIT_OK, EXIT_DIFFERS, EXIT_BAD_INPUT, EXIT_FIT_FAILED = 0, 1, 2, 3
+EXIT_OK, EXIT_DIFFERS, EXIT_BAD_INPUT, EXIT_FIT_FAILED, EXIT_NOT_LOGGED = 0, 1, 2, 3, 5
 SHARED = {"frontier": ("alpha_C", "beta"), "compute": ("alpha_C",)}
 
 
@@ -79,7 +80,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from scalesearch.report import ReportOptions, report_from_mlflow  # matplotlib and MLflow load only here
+    from scalesearch.report import ReportNotLoggedError, ReportOptions, report_from_mlflow  # matplotlib, MLflow
 
     options = ReportOptions(
         n_bootstrap=args.bootstrap, seed=args.seed, targets=tuple(args.target_reducible),
@@ -94,6 +95,9 @@ def run_report(args: argparse.Namespace) -> int:
     except FitInputError as error:
         print(f"bad input: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ReportNotLoggedError as error:
+        print(f"not logged: {error}", file=sys.stderr)
+        return EXIT_NOT_LOGGED
     print(f"report written to {out}/report.html and logged on the search's parent run under report/")
     return EXIT_OK
 

@@ -162,21 +162,32 @@ def bootstrap_frontier(fit: FrontierFit, n_resamples: int, seed: int = 0, level:
             rows.append({})
     result = BootstrapResult(point=dict(fit.params_), samples=pd.DataFrame(rows, columns=list(fit.params_)),
                              level=level, scheme=SCHEME, noise=noise.to_dict(), reference=reference_params(fit, noise))
-    return replace(result, withheld=unidentified_floor(fit, result) | unfitted_n_opt(result))
+    return replace(result, withheld=unidentified_floor(fit, result) | unfitted_laws(result))
 
 
-def unfitted_n_opt(result: BootstrapResult) -> dict[str, str]:
-    """``C_n`` and ``beta`` withheld (name -> why) where too many resamples crossed too rarely (or with N_opt(C)
-    not growing with C) to fit N_opt(C) while L(C) still fitted: an end of beta's interval is then unknown
-    (bootstrap.estimate_from_draws)."""
-    samples = result.samples
-    if not np.isfinite(result.point.get("beta", np.nan)) or result.too_many_failed:
-        return {}
-    lacking = int((samples["beta"].isna() & samples.notna().any(axis=1)).sum())
-    if result.n_failed + lacking <= (1 - result.level) / 2 * len(samples):
-        return {}
-    why = (f"{lacking} of {len(samples)} resamples crossed too rarely (or out of the order of size) to fit N_opt(C) "
-           f"(and {result.n_failed} failed outright), more than the {(1 - result.level) / 2:.1%} an end of a "
-           f"{result.level:.0%} interval allows: more crossings (sizes between the ones on the frontier, or longer "
-           "runs) would give one")
-    return {"C_n": why, "beta": why}
+# Each law of a frontier fit, its parameters (the last is the one a failed refit leaves NaN), why a resample may
+# not fit it, and what would give it an interval.
+LAWS = {
+    "L(C)": (("L_inf", "C0", "alpha_C"), "kept fewer than 2 interior sizes on the frontier's hull (or did not "
+             "converge) to fit L(C)", "more sizes between the ones on the frontier's hull"),
+    "N_opt(C)": (("C_n", "beta"), "crossed too rarely (or out of the order of size) to fit N_opt(C)",
+                 "more crossings (sizes between the ones on the frontier, or longer runs)"),
+}
+
+
+def unfitted_laws(result: BootstrapResult) -> dict[str, str]:
+    """The parameters of a law withheld (name -> why) where too many resamples failed to fit it while the other
+    law still fitted: an end of its interval is then unknown (bootstrap.estimate_from_draws)."""
+    samples, allowed = result.samples, (1 - result.level) / 2 * len(result.samples)
+    withheld: dict[str, str] = {}
+    for names, failure, remedy in LAWS.values():
+        if not np.isfinite(result.point.get(names[-1], np.nan)) or result.too_many_failed:
+            continue
+        lacking = int((samples[names[-1]].isna() & samples.notna().any(axis=1)).sum())
+        if result.n_failed + lacking <= allowed:
+            continue
+        why = (f"{lacking} of {len(samples)} resamples {failure} (and {result.n_failed} failed outright), more "
+               f"than the {(1 - result.level) / 2:.1%} an end of a {result.level:.0%} interval allows: {remedy} "
+               "would give one")
+        withheld |= dict.fromkeys(names, why)
+    return withheld

@@ -249,33 +249,44 @@ def lower_envelope(curves: pd.DataFrame, points_per_decade: int = 20, smooth_win
     return Envelope(CurveSet.from_table(curves), points_per_decade, smooth_window).frontier()
 
 
-def laws_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3, init: dict[str, float] | None = None,
-                     need_n_opt: bool = True) -> tuple[PowerLawWithConstant, PurePowerLaw | None]:
-    """L(C) on the frontier's interior hull points and N_opt(C) on its crossings; ``init`` warm-starts L(C).
-
-    Without ``need_n_opt`` (the L(C) law alone) too few crossings give None for N_opt instead of an error.
-    """
+def compute_law_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3,
+                            init: dict[str, float] | None = None) -> PowerLawWithConstant:
+    """L(C) on the frontier's interior hull points; ``init`` (a frontier fit's parameters) warm-starts it."""
     i = frontier.fit_indices()
     sizes_on_hull = len(np.unique(frontier.leader_n[i]))
     if sizes_on_hull < 2 or len(i) < 4:
         raise FitFailedError(f"only {sizes_on_hull} interior size(s) on the frontier's hull ({len(i)} points): "
                              "widen the range of sizes so that the compute-optimal size is bracketed by smaller "
                              "and larger runs")
-    crossings, sizes = len(frontier.crossing_n), len(np.unique(frontier.crossing_n))
-    if sizes < 3 and need_n_opt:
-        raise FitFailedError(f"only {crossings} crossing(s) of learning curves on the frontier"
-                             + (f", between {sizes} pairs of sizes" if crossings >= 3 else "")
-                             + ": N_opt(C) needs >= 3; train the runs long enough for each size to overtake the next "
-                             "smaller one")
     compute_init = None if init is None else {"L_inf": init["L_inf"], "x0": init["C0"], "alpha": init["alpha_C"]}
-    compute_law = PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.loss[i], init=compute_init)
-    n_opt_law = None if sizes < 3 else PurePowerLaw(noise_in="x").fit(frontier.crossing_compute,
-                                                                    frontier.crossing_n)
-    return compute_law, n_opt_law
+    return PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.loss[i], init=compute_init)
 
 
-def params_of(compute_law: PowerLawWithConstant, n_opt_law: PurePowerLaw | None) -> dict[str, float]:
-    c = compute_law.params_
+def n_opt_law_on_frontier(frontier: Frontier, need_n_opt: bool = True) -> PurePowerLaw | None:
+    """N_opt(C) on the frontier's crossings; where they are too few, an error, or None without ``need_n_opt``."""
+    crossings, sizes = len(frontier.crossing_n), len(np.unique(frontier.crossing_n))
+    if sizes >= 3:
+        return PurePowerLaw(noise_in="x").fit(frontier.crossing_compute, frontier.crossing_n)
+    if not need_n_opt:
+        return None
+    raise FitFailedError(f"only {crossings} crossing(s) of learning curves on the frontier"
+                         + (f", between {sizes} pairs of sizes" if crossings >= 3 else "")
+                         + ": N_opt(C) needs >= 3; train the runs long enough for each size to overtake the next "
+                         "smaller one")
+
+
+def laws_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3, init: dict[str, float] | None = None,
+                     need_n_opt: bool = True) -> tuple[PowerLawWithConstant, PurePowerLaw | None]:
+    """L(C) on the frontier's interior hull points and N_opt(C) on its crossings; ``init`` warm-starts L(C).
+
+    Without ``need_n_opt`` (the L(C) law alone) too few crossings give None for N_opt instead of an error.
+    """
+    compute_law = compute_law_on_frontier(frontier, huber_delta, init)
+    return compute_law, n_opt_law_on_frontier(frontier, need_n_opt)
+
+
+def params_of(compute_law: PowerLawWithConstant | None, n_opt_law: PurePowerLaw | None) -> dict[str, float]:
+    c = compute_law.params_ if compute_law is not None else {"L_inf": np.nan, "x0": np.nan, "alpha": np.nan}
     n = n_opt_law.params_ if n_opt_law is not None else {"x_n": np.nan, "beta": np.nan}
     return {"L_inf": c["L_inf"], "C0": c["x0"], "alpha_C": c["alpha"], "C_n": n["x_n"], "beta": n["beta"]}
 
@@ -312,19 +323,28 @@ class FrontierFit(FittedLaw):
 
     def refit(self, log_loss: Sequence[np.ndarray]) -> tuple[Frontier, dict[str, float]]:
         """The frontier and parameters of the same runs and report points with other log losses, warm-started
-        from this fit: what the bootstrap calls. Raises FitFailedError where L(C) fails or does not converge; where
-        the curves cross too rarely for N_opt(C), or where their crossings' compute does not grow with size, C_n and
-        beta are NaN and L(C)'s parameters stand (the bootstrap counts the NaN against beta's interval alone).
+        from this fit: what the bootstrap calls. The two laws are read from different parts of the frontier (L(C)
+        from the hull, N_opt(C) from the crossings), so each may fail alone: where L(C) fails or does not converge
+        (a resample whose hull lost an interior size), its parameters are NaN and N_opt(C)'s stand; where the
+        curves cross too rarely for N_opt(C), or their crossings' compute does not grow with size, C_n and beta
+        are NaN and L(C)'s stand. The bootstrap counts a NaN against that law's intervals alone. Raises where
+        both fail, or L(C) fails in a fit of L(C) alone (L(C)'s error).
 
-        Why the second: beta is the inverse of the slope of log C on log N. A resample whose slope is 0 or below
-        (beta infinite or negative) lies beyond the upper end of beta's interval, not among its values; taken at
-        face value, a few such resamples once gave beta 0.48 the "interval" [-11.5, 11.9]."""
+        Why the crossings' slope: beta is the inverse of the slope of log C on log N. A resample whose slope is
+        0 or below (beta infinite or negative) lies beyond the upper end of beta's interval, not among its values;
+        taken at face value, a few such resamples once gave beta 0.48 the "interval" [-11.5, 11.9]."""
         frontier = self.envelope_.frontier(log_loss)
-        compute_law, n_opt_law = laws_on_frontier(frontier, self.huber_delta, self.params_, need_n_opt=False)
-        if not compute_law.converged_:
-            raise FitFailedError(f"L(C) did not converge: {compute_law.diagnostics_.message}")
+        n_opt_law = n_opt_law_on_frontier(frontier, need_n_opt=False)
         if n_opt_law is not None and not n_opt_law.params_["beta"] > 0:
             n_opt_law = None
+        try:
+            compute_law = compute_law_on_frontier(frontier, self.huber_delta, self.params_)
+            if not compute_law.converged_:
+                raise FitFailedError(f"L(C) did not converge: {compute_law.diagnostics_.message}")
+        except (FitInputError, FitFailedError):
+            if n_opt_law is None or self.n_opt_law_ is None:  # nothing this fit reads is left
+                raise
+            compute_law = None
         return frontier, params_of(compute_law, n_opt_law)
 
     @property

@@ -28,9 +28,10 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 def _band(fit: LawFit, formula, x: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
     """The 95% pointwise band of ``formula(samples, x)`` over the bootstrap resamples that fitted ``names``, if
-    there are any (a resample may fit L(C) and cross too rarely for N_opt(C)); none where too many refits failed
-    for the report to give intervals, so that the plot shows none either."""
-    if fit.bootstrap is None or fit.bootstrap.too_many_failed:
+    there are any (a resample may fit one of L(C) and N_opt(C) and not the other); none where too many refits
+    failed, or where the law's exponent (last of ``names``) has no interval because too few resamples fitted the
+    law to span it, so that the plot shows none either."""
+    if fit.bootstrap is None or fit.bootstrap.too_many_failed or names[-1] in fit.bootstrap.withheld:
         return None
     samples = fit.bootstrap.samples[list(names)].dropna()
     if len(samples) < 2:
@@ -62,10 +63,7 @@ def plot_domain(name: str, curves: pd.DataFrame, frontier: LawFit | None, size: 
         if est.n_opt_law_ is not None:
             ax_nopt.scatter(crossings["compute"], crossings["n_params"], s=12, label="crossings (geometric mean N)")
             ax_nopt.plot(grid, est.n_opt(grid), "r", label=f"N_opt ∝ C^{est.params_['beta']:.3f}")
-            # No band where beta has no interval: the resamples that fitted N_opt(C) are then too few to span it.
-            withheld = frontier.bootstrap is not None and "beta" in frontier.bootstrap.withheld
-            band = None if withheld else _band(frontier, lambda p, c: (c / p["C_n"]) ** p["beta"], grid,
-                                               ("C_n", "beta"))
+            band = _band(frontier, lambda p, c: (c / p["C_n"]) ** p["beta"], grid, ("C_n", "beta"))
             if band is not None:
                 ax_nopt.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
             ax_resid.scatter(crossings["compute"], np.log(crossings["n_params"] / est.n_opt(crossings["compute"])),

@@ -136,13 +136,19 @@ def universality_test(fits: dict[str, FrontierFit], n_resamples: int = 200, seed
     for _ in range(n_resamples):
         try:
             refits = {d: fits[d].refit(noises[d].draw(rng)) for d in domains}
-            shared = shared_exponents({d: frontier for d, (frontier, _) in refits.items()},
-                                      {d: params for d, (_, params) in refits.items()}, exponents)
         except FIT_FAILURES:
             rows.append({})
             continue
-        rows.append({**{f"{e}:{d}": refits[d][1][e] for d in domains for e in exponents},
-                     **{f"{e}:shared": shared[e] for e in exponents}})
+        own = {f"{e}:{d}": refits[d][1][e] for d in domains for e in exponents}
+        # A domain's refit may fit one law and not the other (FrontierFit.refit): an exponent some domain lacks
+        # has no joint value in this resample.
+        fitted = [e for e in exponents if all(np.isfinite(own[f"{e}:{d}"]) for d in domains)]
+        try:
+            shared = shared_exponents({d: frontier for d, (frontier, _) in refits.items()},
+                                      {d: params for d, (_, params) in refits.items()}, tuple(fitted))
+        except FIT_FAILURES:
+            shared = {}
+        rows.append({**own, **{f"{e}:shared": shared.get(e, np.nan) for e in exponents}})
     draws = pd.DataFrame(rows, columns=[f"{e}:{d}" for e in exponents for d in [*domains, "shared"]])
     failed = int(draws.isna().all(axis=1).sum())
     if failed > n_resamples // 2:
@@ -154,14 +160,17 @@ def reference_exponents(fits: dict[str, FrontierFit], noises: dict[str, CurveNoi
                         exponents: tuple[str, ...]) -> dict[str, float]:
     """Each domain's and the shared exponents of the resamples' truth, the noise-free smoothed curves (as in
     curve_bootstrap.py): the draws' deviations are read about these, not about the fit to the data. The estimate
-    stands in where a domain's refit of its smoothed curves fails."""
+    stands in where a domain's refit of its smoothed curves fails or lacks one of the exponents."""
     fitted, own = {}, {}
     for d, fit in fits.items():
         try:
-            fitted[d] = fit.refit(list(noises[d].smoothed))
+            frontier, params = fit.refit(list(noises[d].smoothed))
         except FIT_FAILURES:
-            fitted[d] = (fit.frontier_, fit.params_)
-        own |= {f"{e}:{d}": fitted[d][1][e] for e in exponents}
+            frontier, params = fit.frontier_, {}
+        if not all(np.isfinite(params.get(e, np.nan)) for e in exponents):
+            frontier, params = fit.frontier_, fit.params_
+        fitted[d] = (frontier, params)
+        own |= {f"{e}:{d}": params[e] for e in exponents}
     shared = shared_exponents({d: f for d, (f, _) in fitted.items()}, {d: p for d, (_, p) in fitted.items()},
                               exponents)
     return own | {f"{e}:shared": shared[e] for e in exponents}

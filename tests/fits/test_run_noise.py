@@ -1,12 +1,14 @@
 """Run-to-run noise in the frontier bootstrap: estimated where L(N, D) describes the curves, not where it does
-not; a resample that crosses too rarely for N_opt(C) still counts for L(C)."""
+not; a resample that fits one of L(C) and N_opt(C) and not the other counts against the other's intervals alone."""
 
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from scalesearch.fits.curve_bootstrap import bootstrap_frontier, curve_noise, unfitted_n_opt
+import pytest
+
+from scalesearch.fits.curve_bootstrap import bootstrap_frontier, curve_noise, unfitted_laws
 from scalesearch.fits.frontier import FrontierFit
 from scalesearch.fits.synthetic import KnownLaw
 
@@ -58,13 +60,33 @@ def test_a_resample_that_crosses_too_rarely_keeps_l_of_c_and_counts_against_beta
     assert np.isnan(params["beta"]) and np.isnan(params["C_n"]) and np.isfinite(params["alpha_C"])
 
 
-def test_too_many_resamples_without_n_opt_withhold_beta_but_not_alpha_c():
+def test_a_resample_whose_hull_loses_its_interior_sizes_keeps_n_opt_and_counts_against_l_of_c_alone():
+    """The same concave bend added to every curve: at each compute the sizes keep their order, so the crossings
+    and N_opt(C) stay as they were (a quadratic in log C passes the quadratic smoothing unchanged), but the
+    envelope bends downwards and its lower convex hull is its two ends, attained by the smallest and largest
+    sizes: no interior size is left for L(C)."""
+    fit = FrontierFit().fit(chinchilla_curves(run_noise=0.0))
+    middle = np.mean(np.concatenate(fit.curves_.log_compute))
+    bent = [y - 0.2 * (c - middle) ** 2 for y, c in zip(fit.curves_.log_loss, fit.curves_.log_compute)]
+    frontier, params = fit.refit(bent)
+    assert len(frontier.fit_indices()) == 0
+    assert np.isnan(params["alpha_C"]) and np.isnan(params["L_inf"]) and np.isnan(params["C0"])
+    assert params["beta"] == pytest.approx(fit.params_["beta"], rel=1e-9)
+
+
+@pytest.mark.parametrize("law, lost, kept", [("N_opt(C)", ["C_n", "beta"], "alpha_C"),
+                                             ("L(C)", ["L_inf", "C0", "alpha_C"], "beta")])
+def test_too_many_resamples_without_one_law_withhold_its_intervals_but_not_the_others(law, lost, kept):
     fit = FrontierFit().fit(chinchilla_curves(run_noise=0.0))
     result = bootstrap_frontier(fit, 40, seed=0)
     samples = result.samples.copy()
-    samples.loc[:4, ["C_n", "beta"]] = np.nan  # 5 of 40 resamples without N_opt(C), L(C) fitted in all
-    withheld = unfitted_n_opt(replace(result, samples=samples))
-    assert set(withheld) == {"C_n", "beta"} and "5 of 40 resamples crossed too rarely" in withheld["beta"]
-    assert unfitted_n_opt(result) == {}
+    samples.loc[:4, lost] = np.nan  # 5 of 40 resamples without the law, the other one fitted in all
+    withheld = unfitted_laws(replace(result, samples=samples))
+    assert set(withheld) == set(lost) and "5 of 40 resamples" in withheld[lost[-1]]
+    assert law in withheld[lost[-1]]
+    assert unfitted_laws(result) == {}
     estimates = replace(result, samples=samples, withheld=withheld).estimates()
-    assert np.isnan(estimates["beta"].ci_low) and np.isfinite(estimates["alpha_C"].ci_low)
+    assert np.isnan(estimates[lost[-1]].ci_low) and np.isfinite(estimates[kept].ci_low)
+    one = result.samples.copy()
+    one.loc[:0, lost] = np.nan  # 1 of 40 (2.5%) still gives an interval
+    assert unfitted_laws(replace(result, samples=one)) == {}
