@@ -100,11 +100,8 @@ def headline(fits: dict) -> list[str]:
 
 
 def _ci(saved: dict) -> str:
-    e = Estimate(**saved)
-    if not (np.isfinite(e.ci_low) and np.isfinite(e.ci_high)):
-        return f"{e.value:.3f} (no interval: the report says why)"
-    shifted = "" if e.contains(e.value) else " (!: outside its own bootstrap CI, see the report)"
-    return f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]{shifted}"
+    return Estimate(**saved).describe("no interval: the report says why",
+                                      "!: outside its own bootstrap CI, see the report")
 
 
 def run_demo(domains: list[str], budget: float = 1.0, gpus: int = 0, tracking_uri: str | None = None,
@@ -209,8 +206,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the demo search of each domain (search_spaces/demo/) with real CPU training on a local "
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
                     "then fit every domain and compare their exponents in reports/demo/. Each domain starts as soon "
-                    "as the one before has started its last trial. About 14-15 minutes on 2 CPU cores at --budget 1 "
-                    "(measured 2026-12-05: 13.7 and 14.7; the same machine has run the same trials 10-20% slower "
+                    "as the one before has started its last trial. About 13-15 minutes on 2 CPU cores at --budget 1 "
+                    "(measured 2026-12-05: 13.5, 13.7 and 14.7; the same machine has run the same trials 10-20% slower "
                     "on other days), less on a faster machine.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--budget", type=float, default=1.0,

@@ -54,6 +54,14 @@ class Estimate:
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
+    def describe(self, missing: str = "no interval", shifted: str = "!: outside its own bootstrap CI") -> str:
+        """``value [low, high]`` to three decimals, for a line of text; ``missing`` or ``shifted`` in brackets
+        where the interval is withheld or does not contain the value."""
+        if not (np.isfinite(self.ci_low) and np.isfinite(self.ci_high)):
+            return f"{self.value:.3f} ({missing})"
+        flag = "" if self.contains(self.value) else f" ({shifted})"
+        return f"{self.value:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}]{flag}"
+
 
 @dataclass(frozen=True)
 class BootstrapResult:

@@ -74,6 +74,13 @@ def plot_domain(name: str, curves: pd.DataFrame, frontier: LawFit | None, size: 
         n_grid = np.geomspace(best["n_params"].min(), best["n_params"].max() * 10, 100)
         ax_size.plot(n_grid, size.estimator.predict(n_grid), "r",
                      label=f"L(N), alpha_N = {size.estimator.params_['alpha_N']:.3f} (grey: not converged)")
+    for ax, fitted, what in ((ax_nopt, frontier is not None and frontier.estimator.n_opt_law_ is not None,
+                              "N_opt(C) not fitted"),
+                             (ax_size, size is not None, "L(N) not fitted"),
+                             (ax_resid, frontier is not None, "no frontier fit")):
+        if not fitted:  # say so, rather than leave an empty panel
+            ax.text(0.5, 0.5, f"{what}:\nthe report says why", ha="center", va="center", transform=ax.transAxes,
+                    color="0.4")
     titles = ["learning curves, frontier, L(C)", "N_opt(C)", "L(N) from converged runs", "log residuals"]
     for ax, title in zip(axes.flat, titles):
         ax.set_xscale("log")

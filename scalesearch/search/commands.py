@@ -10,12 +10,16 @@ EXIT_OK = 0
 
 
 def _print_outcome(outcome) -> int:
+    from scalesearch.search.control import MIN_RUNS_TO_FIT
+
     fit = outcome.fit or {}
     print(f"{outcome.trials} trials, {outcome.spent_flops:.3g} FLOPs; MLflow parent run {outcome.parent_run_id}")
-    if fit.get("ok"):
+    if "beta" in fit:
         print(json.dumps({name: fit[name] for name in ("beta", "alpha_C", "L_inf", "C0", "C_n")}, indent=1))
+        for problem in fit.get("problems", []):
+            print(f"  flagged: {problem}")
     else:
-        print(f"no frontier fit: {fit.get('why', 'too few trials')}")
+        print(f"no frontier fit: {fit.get('why', f'fewer than {MIN_RUNS_TO_FIT} trials')}")
     return EXIT_OK
 
 

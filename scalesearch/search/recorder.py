@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from scalesearch.fits.bootstrap import Estimate
 from scalesearch.search import control
 from scalesearch.search.scheduler import COMPUTE, LOSS
 from scalesearch.search.state import CONTINUES, SearchState, curve_id
@@ -193,12 +194,11 @@ class SearchRecorder(Callback):
         if self.state.cap is not None:
             line += f", trial cap {self.state.cap:.3g} FLOPs (ladder level {self.state.level})"
         line += self.frontier_so_far()
-        if fit and fit.get("ok"):
-            b, a = fit["beta"], fit["alpha_C"]
-            line += (f" | N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta {b['value']:.3f} [{b['ci_low']:.3f}, "
-                     f"{b['ci_high']:.3f}], alpha_C {a['value']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]")
+        if fit and "beta" in fit:  # fitted; problems (an interval withheld, a flag) are in the parent run's fits
+            line += (f" | N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta {Estimate(**fit['beta']).describe()}, "
+                     f"alpha_C {Estimate(**fit['alpha_C']).describe()}")
         elif fit:
-            line += f" | no frontier fit yet ({fit.get('why', 'not converged')})"
+            line += f" | no frontier fit yet ({fit['why']})"
         if self.state.finished:
             line += f" | ending: {self.state.finished}"
         return line

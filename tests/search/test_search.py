@@ -210,3 +210,20 @@ def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, s
     run = client.get_run(parent)
     assert (run.data.tags["scalesearch.status"], run.info.status) == ("interrupted", "KILLED")
     assert "scalesearch.finished_reason" not in run.data.tags
+
+
+def test_the_outcome_shows_a_fit_whose_intervals_are_withheld_and_names_what_is_missing(capsys):
+    """A fit with a problem (here the floor L_inf without an interval, as in most small searches) is still a
+    fit: its values are printed with the problem, not 'no frontier fit'."""
+    from scalesearch.search.commands import _print_outcome
+    from scalesearch.search.run import SearchOutcome
+
+    value = {"value": 0.5, "se": 0.02, "ci_low": 0.46, "ci_high": 0.54}
+    fit = {"ok": False, "problems": ["L_inf, C0: floor not identified"],
+           **{name: value for name in ("beta", "alpha_C", "L_inf", "C0", "C_n")}}
+    _print_outcome(SearchOutcome("s", "run", "budget spent", fit, 7, 1e12))
+    printed = capsys.readouterr().out
+    assert '"beta"' in printed and "flagged: L_inf, C0: floor not identified" in printed
+    assert "no frontier fit" not in printed
+    _print_outcome(SearchOutcome("s", "run", "budget spent", None, 3, 1e11))
+    assert "no frontier fit: fewer than 4 trials" in capsys.readouterr().out
