@@ -24,8 +24,6 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
-import numpy as np
-
 from scalesearch.fits.bootstrap import Estimate
 from scalesearch.job import model_for
 from scalesearch.shapes import get_family

@@ -165,8 +165,8 @@ def bootstrap_frontier(fit: FrontierFit, n_resamples: int, seed: int = 0, level:
     return replace(result, withheld=unidentified_floor(fit, result) | unfitted_laws(result))
 
 
-# Each law of a frontier fit, its parameters (the last is the one a failed refit leaves NaN), why a resample may
-# not fit it, and what would give it an interval.
+# Each law of a frontier fit: its parameters (a refit that fails the law leaves all of them NaN; the last, its
+# exponent, is the one counted), why a resample may not fit it, and what would give it an interval.
 LAWS = {
     "L(C)": (("L_inf", "C0", "alpha_C"), "kept fewer than 2 interior sizes on the frontier's hull (or did not "
              "converge) to fit L(C)", "more sizes between the ones on the frontier's hull"),
