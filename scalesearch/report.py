@@ -231,8 +231,12 @@ def _universality(fits: dict[str, LawFit], options: ReportOptions) -> tuple[dict
         except FAILURES as error:
             notes[exponent] = f"{exponent}: not tested: {error}"
         else:
-            if lacking:
-                notes[exponent] = f"{exponent}: tested across {', '.join(has)} only{why}"
+            approximate = [d for d, f in has.items() if f.bootstrap is not None and exponent in f.bootstrap.caveats]
+            said = ([f"tested across {', '.join(has)} only{why}"] if lacking else []) + (
+                [f"the interval of {', '.join(approximate)} is approximate (a fragile frontier: see 'Values without "
+                 "an interval'), and so is the test"] if approximate else [])
+            if said:
+                notes[exponent] = f"{exponent}: " + "; ".join(said)
     return tests, notes
 
 

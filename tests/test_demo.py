@@ -90,4 +90,6 @@ def test_a_killed_demo_leaves_its_domain_searches_interrupted_not_running_on(tmp
 
 
 def _stopped(run):
-    return run if run.data.tags.get("scalesearch.status") not in (None, "running") else None
+    """The run once its search has tagged how it ended and closed it (two writes to MLflow, in that order)."""
+    ended = run.data.tags.get("scalesearch.status") not in (None, "running") and run.info.status != "RUNNING"
+    return run if ended else None

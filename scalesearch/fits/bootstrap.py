@@ -72,10 +72,12 @@ class BootstrapResult:
     noise: dict | None = None  # the noise a simulating scheme measured and added
     reference: dict[str, float] | None = None  # the parameters of the truth the resamples were drawn about
     withheld: dict[str, str] = field(default_factory=dict)  # quantity -> why it gets a value but no SE or interval
+    caveats: dict[str, str] = field(default_factory=dict)  # quantity -> why its interval is to be read with care
 
     def to_dict(self) -> dict:
         return {"resamples": len(self.samples), "failed": self.n_failed, "level": self.level,
-                "scheme": self.scheme, "noise": self.noise, "interval": INTERVAL, "withheld": dict(self.withheld)}
+                "scheme": self.scheme, "noise": self.noise, "interval": INTERVAL, "withheld": dict(self.withheld),
+                "caveats": dict(self.caveats)}
 
     @property
     def n_failed(self) -> int:
@@ -88,11 +90,12 @@ class BootstrapResult:
 
     @property
     def problems(self) -> list[str]:
-        """Why intervals are missing: too many failed refits, and each quantity withheld with its reason."""
+        """Why intervals are missing or to be read with care: too many failed refits, and each quantity withheld
+        or with a caveat, with its reason."""
         found = [f"{self.n_failed} of {len(self.samples)} bootstrap refits failed (> {(1 - self.level) / 2:.1%}): "
                  "no intervals"] if self.too_many_failed else []
         reasons: dict[str, list[str]] = {}  # one line per reason: a law's parameters share theirs
-        for name, why in self.withheld.items():
+        for name, why in (self.withheld | self.caveats).items():
             reasons.setdefault(why, []).append(name)
         return found + [f"{', '.join(names)}: {why}" for why, names in reasons.items()]
 
