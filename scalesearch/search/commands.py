@@ -15,7 +15,8 @@ def _print_outcome(outcome) -> int:
     fit = outcome.fit or {}
     print(f"{outcome.trials} trials, {outcome.spent_flops:.3g} FLOPs; MLflow parent run {outcome.parent_run_id}")
     if "beta" in fit:
-        print(json.dumps({name: fit[name] for name in ("beta", "alpha_C", "L_inf", "C0", "C_n")}, indent=1))
+        print(json.dumps({name: fit[name] for name in ("beta", "alpha_C", "L_inf", "C0", "C_n") if name in fit},
+                         indent=1))  # an L(N, D) estimator's summary has no C0 or C_n
         for problem in fit.get("problems", []):
             print(f"  flagged: {problem}")
     else:
