@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalesearch.fits.bootstrap import Estimate
+from scalesearch.fits.bootstrap import REPORT_RESAMPLES, Estimate
 from scalesearch.fits.document import Document
 from scalesearch.fits.extrapolation import extrapolation_check
 from scalesearch.fits.forecast import entropy_and_kl, needed_for_reducible_loss, reducible_at
@@ -57,7 +57,7 @@ REPORT_FILES = (".html", ".md", ".json", ".png")  # what build_report writes
 
 @dataclass(frozen=True)
 class ReportOptions:
-    n_bootstrap: int = 200
+    n_bootstrap: int = REPORT_RESAMPLES
     seed: int = 0
     captions: CaptionMetrics = CaptionMetrics()
     math: MathMetrics = MathMetrics()

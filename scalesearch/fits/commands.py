@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from scalesearch.fits.bootstrap import REPORT_RESAMPLES
 from scalesearch.fits.forecast import needed_for_reducible_loss
 from scalesearch.fits.inputs import FitFailedError, FitInputError, read_table
 from scalesearch.fits.laws import REPORTED, LawFit, fit_domains
@@ -118,8 +119,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("table", help="CSV or Parquet: run, n_params, tokens or compute (FLOPs), loss[, domain]")
     fit.add_argument("--law", choices=sorted(REPORTED), required=True)
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    fit.add_argument("--bootstrap", type=int, default=200,
-                     help="resamples for SEs and CIs (0: none; >= 20 for the shared exponents)")
+    fit.add_argument("--bootstrap", type=int, default=REPORT_RESAMPLES,
+                     help=f"resamples for SEs and CIs (default {REPORT_RESAMPLES}; 0: none; >= 20 for the shared "
+                          "exponents)")
     fit.add_argument("--column", action="append", default=[], metavar="STANDARD=YOURS",
                      help="map a standard column to yours, e.g. run=trial_id (repeatable)")
     fit.add_argument("--target-reducible", action="append", type=float, default=[], metavar="NATS",
@@ -133,7 +135,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "of the MLflow store (same runs, same values); exit 1 where it does not")
     report.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///./mlflow.db")
     report.add_argument("--out", default="reports", help="the report goes to OUT/NAME/")
-    report.add_argument("--bootstrap", type=int, default=200)
+    report.add_argument("--bootstrap", type=int, default=REPORT_RESAMPLES,
+                        help=f"resamples for SEs and CIs (default {REPORT_RESAMPLES})")
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--target-reducible", action="append", type=float, default=[], metavar="NATS",
                         help="forecast for this reducible loss (repeatable; default half the KL at the largest C)")
