@@ -322,7 +322,9 @@ def asha(seed: int, samples: int, storage: Path) -> dict:
 
 def self_stop(client: MlflowClient, parent: str) -> dict:
     """Where the search would have ended by itself: the first refit it logged (search/refits.json) at which
-    ``control.precision_reached`` says so with the default targets."""
+    ``control.precision_reached`` says so with the default targets. The earliest it could: a search with the stop
+    on confirms such a refit with 1,000 resamples first (``control.confirmed``), which this one, its stop off,
+    never drew."""
     refits = mlflow.artifacts.load_dict(f"{client.get_run(parent).info.artifact_uri}/{REFITS_FILE}")
     for step, fit in enumerate(refits, 1):  # numbered as the parent run's fit/ metric steps
         if precision_reached(fit, STOP_TARGETS, fit.get("range_moved", False)):

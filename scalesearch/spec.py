@@ -253,6 +253,12 @@ class Spec(Section):
     def experiment(self) -> str:
         return self.tracking.experiment or self.name
 
+    @property
+    def domain_label(self) -> str:
+        """What a search's runs are of, in MLflow and its progress line: the domain, or "simulated" on the
+        simulator, which reads no domain (its spec's domain section is the default, text)."""
+        return "simulated" if self.search.backend == "simulate" else self.domain.name
+
     @model_validator(mode="after")
     def _ladder_starts_below_the_budget(self) -> Spec:
         ladder = self.search and self.search.ladder

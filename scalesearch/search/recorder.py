@@ -72,7 +72,7 @@ class SearchRecorder(Callback):
                 self.client.set_tag(self.runs[cid], "scalesearch.status", "running")
             return
         config = trial.config
-        name = f"{self.spec.domain.name}-N{config['n_params']:.3g}-{trial.trial_id}"
+        name = f"{self.spec.domain_label}-N{config['n_params']:.3g}-{trial.trial_id}"
         self.runs[trial.trial_id] = start_run(
             self.client, self.spec.experiment, run_name=name, params=self.trial_params(config),
             parent_run_id=self.parent_run_id,
@@ -160,6 +160,7 @@ class SearchRecorder(Callback):
         moved = control.update_range(self.state, self.spec.search, fit)
         if fit is not None:
             fit["range_moved"] = moved  # the precision stop waits for a settled range
+        fit = control.confirmed(self.state, self.spec.search, fit, seed=self.spec.search.seed)
         reason = control.stop_reason(self.state, self.spec.search, fit, moved)
         if reason and self.state.finished is None:
             self.state.finished = reason
@@ -183,7 +184,7 @@ class SearchRecorder(Callback):
         """One line: what runs, the compute spent, the range, the current frontier fit and the time left."""
         spent, budget = self.state.spent_flops, self.spec.search.stop.budget_flops
         sizes = ", ".join(f"{n:.3g}" for n in sorted(self.state.live.values()))
-        line = f"{self.spec.domain.name} [{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
+        line = f"{self.spec.domain_label} [{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
         if budget:
             elapsed = time.time() - self.started
             minutes = elapsed * (budget - spent) / spent / 60 if spent else None

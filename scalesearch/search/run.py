@@ -125,7 +125,7 @@ def check_resources(spec: Spec, ray_address: str | None = None) -> None:
 
 def _trial_params(spec: Spec, config: dict, fingerprint: str, tokens_per_item: dict) -> dict:
     if spec.search.backend == "simulate":
-        return {**config, "backend": "simulate", "domain": "simulated", "law": spec.simulate.model_dump_json()}
+        return {**config, "backend": "simulate", "domain": spec.domain_label, "law": spec.simulate.model_dump_json()}
     return job_params(job_for_trial(spec, config), fingerprint, tokens_per_item)
 
 
@@ -183,7 +183,7 @@ def run_search(spec: Spec, tracking_uri: str | None = None, storage: str | Path 
     client = MlflowClient(uri)
     parent = start_run(client, spec.experiment, run_name=f"search-{spec.name}",
                        params={"spec": spec.model_dump_json(), "backend": spec.search.backend,
-                               "domain": spec.domain.name, "budget_flops": spec.search.stop.budget_flops,
+                               "domain": spec.domain_label, "budget_flops": spec.search.stop.budget_flops,
                                "flops_count": spec.budget.count, "n_params_range": list(spec.search.n_params)},
                        tags={"scalesearch.role": "search", "scalesearch.status": "running"})
     home.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,8 @@ from ray.tune.schedulers import TrialScheduler
 from scalesearch.compute import report_points
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.search.control import ci_width, precision_reached, refit, stop_reason
+from scalesearch.fits.bootstrap import REPORT_RESAMPLES
+from scalesearch.search.control import ci_width, confirmed, precision_reached, refit, stop_reason
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec
@@ -219,6 +220,30 @@ def test_the_precision_stop_waits_for_both_intervals_a_settled_range_and_an_ok_f
     assert np.isnan(ci_width(withheld, "beta"))
     assert precision_reached(withheld, spec.stop, range_moved=False) is None
     assert precision_reached(None, spec.stop, range_moved=False) is None
+
+
+def test_a_precision_stop_is_decided_on_the_reports_number_of_resamples():
+    """A live refit (20 resamples here) whose intervals pass the targets is done again with REPORT_RESAMPLES in
+    its place, and the stop reads that one; one that does not pass is left as it is, with no second refit."""
+    curves = LAW.curves(np.geomspace(3e7, 3e9, 7), c_max=C_MAX, points_per_decade=8, noise=0.003,
+                        rng=np.random.default_rng(0), c_min=1e17, run_noise=0.002)
+    state = SearchState(n_range=(3e7, 3e9))
+    for row in curves.itertuples():
+        state.add(row.run, row.n_params, row.compute, row.loss)
+    wide = SearchSpec(n_params=(3e7, 3e9), bootstrap=20, stop={"beta_ci_width": 1.0, "alpha_c_ci_width": 1.0})
+    cheap = refit(state, wide)
+    cheap["range_moved"] = False
+    decided = confirmed(state, wide, cheap)
+    assert cheap["resamples"] == 20 and decided["resamples"] == REPORT_RESAMPLES
+    assert state.fits == [decided]  # in the live refit's place: one summary per logged refit
+    assert decided["beta"]["value"] == cheap["beta"]["value"] and decided["beta"]["ci_low"] != cheap["beta"]["ci_low"]
+    assert f"{REPORT_RESAMPLES} resamples" in stop_reason(state, wide, decided, False)
+
+    narrow = wide.model_copy(update={"stop": wide.stop.model_copy(update={"beta_ci_width": 1e-4})})
+    state.fits.clear()
+    cheap = refit(state, narrow)
+    cheap["range_moved"] = False
+    assert confirmed(state, narrow, cheap) is cheap and state.fits == [cheap]
 
 
 @pytest.mark.parametrize("estimator", ["frontier", "chinchilla_mean"])

@@ -59,6 +59,9 @@ def test_simulated_search_stops_trials_off_the_frontier_and_logs_everything(tmp_
     assert {r.info.status for r in [parent, *runs]} == {"FINISHED"}  # none left "running" in MLflow's UI
     reasons = [r.data.tags["scalesearch.stop_reason"] for r in runs]
     assert all(r.data.tags["scalesearch.role"] == "trial" for r in runs)
+    # The simulator reads no domain: its runs say "simulated", not the spec's default domain (text).
+    assert {parent.data.params["domain"], *(r.data.params["domain"] for r in runs)} == {"simulated"}
+    assert all(r.info.run_name.startswith("simulated-N") for r in runs)
     left = [r for r in runs if r.data.tags["scalesearch.stop_reason"].startswith(("left", "will not"))]
     assert left, reasons  # the scheduler stopped trials off the frontier ...
     for run in left:  # ... before their budget, and its curve in MLflow ends where it stopped
