@@ -89,7 +89,8 @@ def headline(fits: dict) -> list[str]:
             lines.append(f"{domain}: no frontier fit ({frontier.get('error') or 'see the report'})")
             continue
         beta = _ci(p["beta"]) if "beta" in p else f"not fitted ({result['not_done'].get('frontier')})"
-        lines.append(f"{domain}: alpha_C = {_ci(p['alpha_C'])}, beta = {beta}"
+        alpha = _ci(p["alpha_C"]) if "alpha_C" in p else f"not fitted ({result['not_done'].get('L(C) alone')})"
+        lines.append(f"{domain}: alpha_C = {alpha}, beta = {beta}"
                      + ("" if frontier.get("ok", True) else "  (flagged: the report says why)"))
     for result in (fits.get("universality") or {}).values():  # per exponent: its test, or why there is none
         lines += [result["verdict"]] + ([result["note"]] if result.get("note") else []) \

@@ -99,9 +99,10 @@ def table1(domains: dict[str, DomainReport]) -> pd.DataFrame:
         if d.size is not None:
             e = d.size.estimates()
             row |= {"L(N): L_inf": _ci(e["L_inf"]), "N0": _ci(e["N0"]), "alpha_N": _ci(e["alpha_N"])}
-        if d.frontier is not None:  # without N_opt(C) (too few crossings) C_n and beta stay "-"
+        if d.frontier is not None:  # a law not fitted (L(C): too few hull points; N_opt(C): crossings) stays "-"
             e = d.frontier.estimates()
-            row |= {"L(C): L_inf": _ci(e["L_inf"]), "C0 (PF-days)": _ci(e["C0"], PF_DAY), "alpha_C": _ci(e["alpha_C"])}
+            row |= {"L(C): L_inf": _ci(e["L_inf"]), "C0 (PF-days)": _ci(e["C0"], PF_DAY),
+                    "alpha_C": _ci(e["alpha_C"])} if "alpha_C" in e else {}
             row |= {"C_n (PF-days)": _ci(e["C_n"], PF_DAY), "beta": _ci(e["beta"])} if "beta" in e else {}
         rows.append(row)
     return pd.DataFrame(rows).fillna("-")
@@ -119,6 +120,8 @@ def _tokens_per_item(trials: pd.DataFrame) -> dict[str, float] | None:
 
 def interpretation(d: DomainReport, options: ReportOptions) -> dict:
     """Entropy and KL (per token and item) at the largest compute, and forecasts for the target reducible losses."""
+    if d.frontier.law == "n_opt":
+        raise FitFailedError("entropy, KL and forecasts read L(C), which the frontier did not give (above)")
     c_max = float(d.curves["compute"].max())
     per_item = _tokens_per_item(d.trials)
     out = {"entropy_and_kl": entropy_and_kl(d.frontier, c_max, per_item), "forecasts": []}
@@ -146,8 +149,10 @@ def information(d: DomainReport, options: ReportOptions) -> InformationResult | 
 def analyse_domain(name: str, curves: pd.DataFrame, trials: pd.DataFrame, options: ReportOptions) -> DomainReport:
     d = DomainReport(curves, trials)
     d.frontier = d.attempt("frontier", fit_law, curves, "frontier", options.n_bootstrap, options.seed, name)
-    if d.frontier is None:  # L(C) needs only the frontier's hull, N_opt(C) its crossings too: keep what holds
+    if d.frontier is None:  # L(C) needs only the frontier's hull, N_opt(C) only its crossings: keep what holds
         d.frontier = d.attempt("L(C) alone", fit_law, curves, "compute", options.n_bootstrap, options.seed, name)
+    if d.frontier is None:
+        d.frontier = d.attempt("N_opt(C) alone", fit_law, curves, "n_opt", options.n_bootstrap, options.seed, name)
     d.size = d.attempt("size", fit_law, curves, "size", options.n_bootstrap, options.seed, name)
     for what, make in (("extrapolation", lambda: extrapolation_check(curves, "frontier")),
                        ("interpretation", lambda: interpretation(d, options) if d.frontier else None),

@@ -139,6 +139,8 @@ def unidentified_floor(fit: FrontierFit, result: BootstrapResult) -> dict[str, s
     Henighan's Image 8x8 row (L_inf 3.13 against a reducible loss of 0.01-0.18 over the design) L_inf's interval
     covered 0.43 of 60 seeds, every one of them caught by this rule; no seed of the other truths was
     (benchmarks/RESULTS.md). ``C0`` moves with ``L_inf``, so it goes too; the exponents keep their intervals."""
+    if fit.compute_law_ is None:  # N_opt(C) alone: no floor was fitted
+        return {}
     floor = result.estimates()["L_inf"]
     width = floor.ci_high - floor.ci_low
     reducible = float(fit.frontier_.loss[fit.frontier_.fit_indices()].min() - floor.value)

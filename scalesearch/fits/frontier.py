@@ -255,9 +255,16 @@ def compute_law_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3
     i = frontier.fit_indices()
     sizes_on_hull = len(np.unique(frontier.leader_n[i]))
     if sizes_on_hull < 2 or len(i) < 4:
+        interior = (frontier.leader_n > frontier.sizes[0]) & (frontier.leader_n < frontier.sizes[1])
+        remedy = ("interior sizes lead on the envelope "
+                  f"({len(np.unique(frontier.leader_n[interior]))} sizes, {int(interior.sum())} grid points) but "
+                  "lie above its lower convex hull: the envelope is not convex in log-log there (noise on a flat "
+                  "frontier, or a loss that falls faster at larger compute, before L(C)'s power law sets in), and "
+                  "L_inf + (C0/C)^alpha_C only curves the other way"
+                  if len(np.unique(frontier.leader_n[interior])) >= 2 else
+                  "widen the range of sizes so that the compute-optimal size is bracketed by smaller and larger runs")
         raise FitFailedError(f"only {sizes_on_hull} interior size(s) on the frontier's hull ({len(i)} points): "
-                             "widen the range of sizes so that the compute-optimal size is bracketed by smaller "
-                             "and larger runs")
+                             + remedy)
     compute_init = None if init is None else {"L_inf": init["L_inf"], "x0": init["C0"], "alpha": init["alpha_C"]}
     return PowerLawWithConstant(huber_delta).fit(frontier.compute[i], frontier.loss[i], init=compute_init)
 
@@ -295,16 +302,19 @@ class FrontierFit(FittedLaw):
     """``L(C) = L_inf + (C0/C)^alpha_C`` and ``N_opt(C) = (C/C_n)^beta`` from learning curves (C in FLOPs).
 
     ``need_n_opt=False`` fits L(C) alone: then ``C_n`` and ``beta`` are NaN where the curves cross too rarely.
+    ``need_compute=False`` fits N_opt(C) alone, for a frontier whose hull gives L(C) too few points of interior
+    sizes while its curves cross often enough (the report's last resort): ``L_inf``, ``C0``, ``alpha_C`` are NaN.
     """
 
     param_names = ("L_inf", "C0", "alpha_C", "C_n", "beta")
 
     def __init__(self, points_per_decade: int = 20, smooth_window: int = 7, huber_delta: float | None = 1e-3,
-                 need_n_opt: bool = True):
+                 need_n_opt: bool = True, need_compute: bool = True):
         self.points_per_decade = points_per_decade
         self.smooth_window = smooth_window
         self.huber_delta = huber_delta
         self.need_n_opt = need_n_opt
+        self.need_compute = need_compute
 
     def fit(self, curves: pd.DataFrame, init: dict[str, float] | None = None) -> FrontierFit:
         validate(curves)
@@ -316,9 +326,13 @@ class FrontierFit(FittedLaw):
         self.curves_ = CurveSet.from_table(kept)
         self.envelope_ = Envelope(self.curves_, self.points_per_decade, self.smooth_window)
         self.frontier_ = self.envelope_.frontier()
-        self.compute_law_, self.n_opt_law_ = laws_on_frontier(self.frontier_, self.huber_delta, init, self.need_n_opt)
+        if self.need_compute:
+            self.compute_law_, self.n_opt_law_ = laws_on_frontier(self.frontier_, self.huber_delta, init,
+                                                                  self.need_n_opt)
+        else:
+            self.compute_law_, self.n_opt_law_ = None, n_opt_law_on_frontier(self.frontier_)
         self.params_ = params_of(self.compute_law_, self.n_opt_law_)
-        self.diagnostics_ = self.compute_law_.diagnostics_
+        self.diagnostics_ = (self.compute_law_ or self.n_opt_law_).diagnostics_
         return self
 
     def refit(self, log_loss: Sequence[np.ndarray]) -> tuple[Frontier, dict[str, float]]:
@@ -337,6 +351,10 @@ class FrontierFit(FittedLaw):
         n_opt_law = n_opt_law_on_frontier(frontier, need_n_opt=False)
         if n_opt_law is not None and not n_opt_law.params_["beta"] > 0:
             n_opt_law = None
+        if self.compute_law_ is None:  # N_opt(C) alone
+            if n_opt_law is None:
+                raise FitFailedError("the resample's curves cross too rarely (or out of the order of size) for N_opt(C)")
+            return frontier, params_of(None, n_opt_law)
         try:
             compute_law = compute_law_on_frontier(frontier, self.huber_delta, self.params_)
             if not compute_law.converged_:
@@ -349,9 +367,11 @@ class FrontierFit(FittedLaw):
 
     @property
     def ok_(self) -> bool:
-        return self.compute_law_.ok_ and (self.n_opt_law_ is None or self.n_opt_law_.ok_)
+        return all(law.ok_ for law in (self.compute_law_, self.n_opt_law_) if law is not None)
 
     def predict(self, compute: np.ndarray) -> np.ndarray:
+        if self.compute_law_ is None:
+            raise FitFailedError("L(C) was not fitted: too few points of interior sizes on the frontier's hull")
         return self.compute_law_.predict(compute)
 
     def n_opt(self, compute: np.ndarray) -> np.ndarray:

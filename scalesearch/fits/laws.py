@@ -2,7 +2,7 @@
 
 ``chinchilla``: ``L(N, D)`` on every row (N, tokens, loss); ``chinchilla_mean``: the same with its terms combined
 by a generalised mean of free ``gamma`` (fits/chinchilla.py). ``frontier``: ``L(C)`` and ``N_opt(C)`` from learning
-curves. ``compute``: the ``L(C)`` part alone. ``size``: ``L(N)`` on converged runs' best losses.
+curves. ``compute``: the ``L(C)`` part alone, ``n_opt`` the ``N_opt(C)`` part alone. ``size``: ``L(N)`` on converged runs' best losses.
 
 The bootstrap depends on the law: the frontier laws simulate the runs anew (``curve_bootstrap``: with one run per
 size, resampling runs would drop sizes); the ``chinchilla`` laws and ``size`` resample runs with replacement (a
@@ -28,6 +28,7 @@ REPORTED = {
     "chinchilla_mean": ("E", "A", "B", "alpha", "beta", "gamma", "a", "alpha_C"),
     "frontier": ("L_inf", "C0", "alpha_C", "C_n", "beta"),
     "compute": ("L_inf", "C0", "alpha_C"),
+    "n_opt": ("C_n", "beta"),
     "size": ("L_inf", "N0", "alpha_N"),
 }
 
@@ -39,8 +40,8 @@ def fit_estimator(law: str, table: pd.DataFrame, init: dict[str, float] | None =
             raise FitInputError(f"the {law} law needs 'tokens' (or 'compute' and 'n_params') per row")
         return ChinchillaLaw(free_gamma=law == "chinchilla_mean").fit(table["n_params"], table["tokens"],
                                                                        table["loss"], init=init)
-    if law in ("frontier", "compute"):
-        return FrontierFit(need_n_opt=law == "frontier").fit(table, init=init)
+    if law in ("frontier", "compute", "n_opt"):
+        return FrontierFit(need_n_opt=law != "compute", need_compute=law != "n_opt").fit(table, init=init)
     if law == "size":
         return SizeFit().fit(table, init=init)
     raise FitInputError(f"unknown law {law!r}; choose one of {sorted(REPORTED)}")

@@ -53,13 +53,14 @@ def plot_domain(name: str, curves: pd.DataFrame, frontier: LawFit | None, size: 
         env, points, crossings = est.frontier_, est.frontier_.fit_points(), est.frontier_.crossings()
         grid = np.geomspace(env.compute.min(), env.compute.max() * 10, 100)
         ax_curves.plot(env.compute, env.loss, "k--", lw=1, label="frontier (envelope)")
-        ax_curves.plot(grid, est.predict(grid), "r", label=f"L(C), alpha_C = {est.params_['alpha_C']:.3f}")
-        band = _band(frontier, lambda p, c: p["L_inf"] + (p["C0"] / c) ** p["alpha_C"], grid,
-                     ("L_inf", "C0", "alpha_C"))
-        if band is not None:
-            ax_curves.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
-        ax_resid.scatter(points["compute"], np.log(points["loss"] / est.predict(points["compute"])), s=10,
-                         label="L(C) at hull points")
+        if est.compute_law_ is not None:
+            ax_curves.plot(grid, est.predict(grid), "r", label=f"L(C), alpha_C = {est.params_['alpha_C']:.3f}")
+            band = _band(frontier, lambda p, c: p["L_inf"] + (p["C0"] / c) ** p["alpha_C"], grid,
+                         ("L_inf", "C0", "alpha_C"))
+            if band is not None:
+                ax_curves.fill_between(grid, *band, color="r", alpha=0.2, label="95% CI")
+            ax_resid.scatter(points["compute"], np.log(points["loss"] / est.predict(points["compute"])), s=10,
+                             label="L(C) at hull points")
         if est.n_opt_law_ is not None:
             ax_nopt.scatter(crossings["compute"], crossings["n_params"], s=12, label="crossings (geometric mean N)")
             ax_nopt.plot(grid, est.n_opt(grid), "r", label=f"N_opt ∝ C^{est.params_['beta']:.3f}")

@@ -11,6 +11,7 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from scalesearch.demo import headline
 from scalesearch.fits.commands import register
 from scalesearch.fits.inputs import FitInputError
 from scalesearch.fits.synthetic import KnownLaw
@@ -130,6 +131,26 @@ def test_too_few_crossings_for_n_opt_still_give_l_of_c_and_say_why_it_has_no_int
     assert any("3 of 20 bootstrap refits failed" in p for p in domain["frontier"]["problems"])
     table = (out / "report.md").read_text()
     assert re.search(r"\| image \| [\d.]+ \|", table) and "beta" not in table.split("## Per-domain")[1].split("##")[0]
+
+
+def test_a_hull_without_interior_sizes_still_gives_n_opt_from_the_crossings(tmp_path):
+    """The mirror case: Chinchilla's curves all multiplied at each compute by one factor that bends the frontier
+    concave in log-log (exp(-0.05 decades^2) from 1e16). The lead and every crossing stay where they were, so the
+    closed-form beta holds, but the lower convex hull keeps no point of an interior size and L(C) is refused: the
+    report keeps N_opt(C) alone, with its interval, and says why alpha_C has none."""
+    law = KnownLaw.from_chinchilla()
+    curves = law.curves(np.geomspace(1e7, 1e9, 9), c_max=1e20, points_per_decade=8, noise=0.003,
+                        rng=np.random.default_rng(0), c_min=1e16).assign(domain="text")
+    curves["loss"] *= np.exp(-0.05 * np.log10(curves["compute"] / 1e16) ** 2)
+    out = build_report(curves, tmp_path, "concave", ReportOptions(n_bootstrap=40))
+    domain = json.loads((out / "fits.json").read_text())["domains"]["text"]
+    assert "interior size(s) on the frontier's hull" in domain["not_done"]["frontier"]
+    assert "the envelope is not convex in log-log" in domain["not_done"]["L(C) alone"]
+    assert domain["frontier"]["law"] == "n_opt" and set(domain["frontier"]["parameters"]) == {"C_n", "beta"}
+    beta = domain["frontier"]["parameters"]["beta"]
+    assert beta["ci_low"] < law.beta_opt < beta["ci_high"] and beta["ci_high"] - beta["ci_low"] < 0.1
+    assert (out / "domain_text.png").exists()
+    assert headline({"domains": {"text": domain}})[0].startswith("text: alpha_C = not fitted (FitFailedError: only")
 
 
 def test_curves_of_different_flop_counts_are_not_compared(henighan_table, tmp_path):
