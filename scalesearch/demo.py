@@ -206,8 +206,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Ray instance, logging to MLflow (./mlflow.db unless --tracking-uri or $MLFLOW_TRACKING_URI), "
                     "then fit every domain and compare their exponents in reports/demo/. Each domain starts as soon "
                     "as the one before has started its last trial. About 13-15 minutes on 2 CPU cores at --budget 1 "
-                    "(measured 2026-12-05: 13.5, 13.7 and 14.7; the same machine has run the same trials 10-20% slower "
-                    "on other days), less on a faster machine.")
+                    "(measured 2026-12-05: 13.4, 13.5, 13.7 and 14.7; the same machine has run the same trials "
+                    "10-20% slower on other days), less on a faster machine.")
     p.add_argument("--domains", default=",".join(DOMAINS), help=f"comma-separated (default {','.join(DOMAINS)})")
     p.add_argument("--budget", type=float, default=1.0,
                    help="multiply each search's compute by this (sizes grow as its square root); default 1")

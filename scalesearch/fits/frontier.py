@@ -353,7 +353,7 @@ class FrontierFit(FittedLaw):
             n_opt_law = None
         if self.compute_law_ is None:  # N_opt(C) alone
             if n_opt_law is None:
-                raise FitFailedError("the resample's curves cross too rarely (or out of the order of size) for N_opt(C)")
+                raise FitFailedError("the resample's curves cross too rarely (or out of size order) for N_opt(C)")
             return frontier, params_of(None, n_opt_law)
         try:
             compute_law = compute_law_on_frontier(frontier, self.huber_delta, self.params_)
