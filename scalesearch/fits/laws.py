@@ -2,7 +2,8 @@
 
 ``chinchilla``: ``L(N, D)`` on every row (N, tokens, loss); ``chinchilla_mean``: the same with its terms combined
 by a generalised mean of free ``gamma`` (fits/chinchilla.py). ``frontier``: ``L(C)`` and ``N_opt(C)`` from learning
-curves. ``compute``: the ``L(C)`` part alone, ``n_opt`` the ``N_opt(C)`` part alone. ``size``: ``L(N)`` on converged runs' best losses.
+curves. ``compute``: the ``L(C)`` part alone, ``n_opt`` the ``N_opt(C)`` part alone. ``size``: ``L(N)`` on
+converged runs' best losses.
 
 The bootstrap depends on the law: the frontier laws simulate the runs anew (``curve_bootstrap``: with one run per
 size, resampling runs would drop sizes); the ``chinchilla`` laws and ``size`` resample runs with replacement (a
