@@ -198,9 +198,9 @@ def unfitted_laws(result: BootstrapResult) -> dict[str, str]:
 
 def beside_an_unfitted_law(withheld: dict[str, str]) -> dict[str, str]:
     """A caveat (name -> why) on each interval still given of a law whose resamples fitted it while too many lost
-    the other law (its exponent in ``withheld``): such a frontier is fragile, and on curves from known laws these intervals covered less often
-    than the others (beta 0.86 of 115 seeds of Henighan's Math row on 7 sizes, against 0.97; 0.96 of 162 on his
-    Image 8x8 row; benchmarks/RESULTS.md, session 21)."""
+    the other law (its exponent in ``withheld``): such a frontier is fragile, and on curves from known laws these
+    intervals covered less often than the others (beta 0.86 of 115 seeds of Henighan's Math row on 7 sizes,
+    against 0.97; 0.96 of 162 on his Image 8x8 row; benchmarks/RESULTS.md, session 21)."""
     caveats: dict[str, str] = {}
     for law, (names, _, _) in LAWS.items():
         lost = [other for other, (others, _, _) in LAWS.items() if other != law and others[-1] in withheld]

@@ -256,12 +256,13 @@ def compute_law_on_frontier(frontier: Frontier, huber_delta: float | None = 1e-3
     sizes_on_hull = len(np.unique(frontier.leader_n[i]))
     if sizes_on_hull < 2 or len(i) < 4:
         interior = (frontier.leader_n > frontier.sizes[0]) & (frontier.leader_n < frontier.sizes[1])
+        leading = len(np.unique(frontier.leader_n[interior]))  # interior sizes that lead somewhere on the envelope
         remedy = ("interior sizes lead on the envelope "
-                  f"({len(np.unique(frontier.leader_n[interior]))} sizes, {int(interior.sum())} grid points) but "
+                  f"({leading} sizes, {int(interior.sum())} grid points) but "
                   "lie above its lower convex hull: the envelope is not convex in log-log there (noise on a flat "
                   "frontier, or a loss that falls faster at larger compute, before L(C)'s power law sets in), and "
                   "L_inf + (C0/C)^alpha_C only curves the other way"
-                  if len(np.unique(frontier.leader_n[interior])) >= 2 else
+                  if leading >= 2 else
                   "widen the range of sizes so that the compute-optimal size is bracketed by smaller and larger runs")
         raise FitFailedError(f"only {sizes_on_hull} interior size(s) on the frontier's hull ({len(i)} points): "
                              + remedy)

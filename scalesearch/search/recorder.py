@@ -184,7 +184,8 @@ class SearchRecorder(Callback):
         """One line: what runs, the compute spent, the range, the current frontier fit and the time left."""
         spent, budget = self.state.spent_flops, self.spec.search.stop.budget_flops
         sizes = ", ".join(f"{n:.3g}" for n in sorted(self.state.live.values()))
-        line = f"{self.spec.domain_label} [{len(self.runs)} trials; running N = {sizes or '-'}] spent {spent:.3g} FLOPs"
+        line = (f"{self.spec.domain_label} [{len(self.runs)} trials; running N = {sizes or '-'}] "
+                f"spent {spent:.3g} FLOPs")
         if budget:
             elapsed = time.time() - self.started
             minutes = elapsed * (budget - spent) / spent / 60 if spent else None
