@@ -22,7 +22,7 @@ from scalesearch.fits.document import Document
 from scalesearch.fits.extrapolation import extrapolation_check
 from scalesearch.fits.forecast import entropy_and_kl, needed_for_reducible_loss, reducible_at
 from scalesearch.fits.inputs import FitFailedError, FitInputError, split_domains
-from scalesearch.fits.laws import LawFit, fit_law
+from scalesearch.fits.laws import FRONTIER_FALLBACKS, LawFit, fit_law
 from scalesearch.fits.math_extrapolation import MathMetrics, extrapolation_vs_training
 from scalesearch.fits.mlflow_source import read_search
 from scalesearch.fits.multimodal import CaptionMetrics, InformationResult, mutual_information
@@ -148,11 +148,10 @@ def information(d: DomainReport, options: ReportOptions) -> InformationResult | 
 
 def analyse_domain(name: str, curves: pd.DataFrame, trials: pd.DataFrame, options: ReportOptions) -> DomainReport:
     d = DomainReport(curves, trials)
-    d.frontier = d.attempt("frontier", fit_law, curves, "frontier", options.n_bootstrap, options.seed, name)
-    if d.frontier is None:  # L(C) needs only the frontier's hull, N_opt(C) only its crossings: keep what holds
-        d.frontier = d.attempt("L(C) alone", fit_law, curves, "compute", options.n_bootstrap, options.seed, name)
-    if d.frontier is None:
-        d.frontier = d.attempt("N_opt(C) alone", fit_law, curves, "n_opt", options.n_bootstrap, options.seed, name)
+    for label, law in FRONTIER_FALLBACKS:  # L(C) needs only the frontier's hull, N_opt(C) only its crossings
+        d.frontier = d.attempt(label, fit_law, curves, law, options.n_bootstrap, options.seed, name)
+        if d.frontier is not None:
+            break
     d.size = d.attempt("size", fit_law, curves, "size", options.n_bootstrap, options.seed, name)
     for what, make in (("extrapolation", lambda: extrapolation_check(curves, "frontier")),
                        ("interpretation", lambda: interpretation(d, options) if d.frontier else None),

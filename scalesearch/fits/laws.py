@@ -32,6 +32,10 @@ REPORTED = {
     "n_opt": ("C_n", "beta"),
     "size": ("L_inf", "N0", "alpha_N"),
 }
+# What a frontier's curves may give, tried in this order: both laws; L(C) alone (too few crossings for N_opt(C));
+# N_opt(C) alone (a hull with too few interior sizes for L(C)). The report and the search's refits keep the first
+# that holds.
+FRONTIER_FALLBACKS = (("frontier", "frontier"), ("L(C) alone", "compute"), ("N_opt(C) alone", "n_opt"))
 
 
 def fit_estimator(law: str, table: pd.DataFrame, init: dict[str, float] | None = None) -> FittedLaw:

@@ -1,7 +1,8 @@
 """The search's own decisions between trials: refit the frontier, move the range of N, and end the search.
 
 - Refit: ``L(C)`` and ``N_opt(C)`` with a bootstrap over trials (the fits library), every few finished trials
-  and at each rise of a compute ladder's cap, on every curve; read from the frontier, or with ``search.estimator:
+  and at each rise of a compute ladder's cap, on every curve; read from the frontier (where the whole does not hold,
+  L(C) alone or N_opt(C) alone, as the report reads it: ``FRONTIER_FALLBACKS``), or with ``search.estimator:
   chinchilla_mean`` from ``L(N, D)`` fitted to every report (benchmarks/RESULTS.md: far less compute to the same
   accuracy where that form holds, and wrong where it does not). Fitting only the curves near the envelope was
   tried: where a near curve stopped early, the envelope at the higher compute points has fewer curves, and the
@@ -26,12 +27,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from ray.tune.stopper import Stopper
 
 from scalesearch.fits import FitFailedError, FitInputError, fit_law
 from scalesearch.fits.bootstrap import REPORT_RESAMPLES
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.inputs import standardize
+from scalesearch.fits.laws import FRONTIER_FALLBACKS, LawFit
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec, StopSpec
 
@@ -51,22 +54,44 @@ def refit(state: SearchState, spec: SearchSpec, seed: int = 0, n_bootstrap: int 
     if table["run"].nunique() < MIN_RUNS_TO_FIT:
         return None
     resamples = n_bootstrap or spec.bootstrap
+    summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "resamples": resamples}
+    refused: dict[str, str] = {}  # why each part of the frontier tried before did not hold
     try:
         table = standardize(table)  # tokens from compute, for L(N, D)
-        fit = fit_law(table, spec.estimator, n_bootstrap=resamples, seed=seed)
-    except (FitInputError, FitFailedError) as err:
-        summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": False, "why": str(err),
-                   "resamples": resamples}
+    except FitInputError as err:
+        refused[spec.estimator] = str(err)
     else:
-        est = fit.estimates()
-        c_max = float(table["compute"].max())
-        runs = fit.estimator.curves_.runs if spec.estimator == "frontier" else table["run"].unique()
-        summary = {"spent_flops": state.spent_flops, "trials": len(state.curves), "ok": bool(fit.ok),
-                   "problems": fit.problems, "runs": len(runs), "estimator": spec.estimator, "resamples": resamples,
-                   "n_opt_at_max": float(fit.estimator.n_opt(np.array([c_max]))[0]), "c_max": c_max,
-                   **{READ_AS[spec.estimator].get(name, name): e.to_dict() for name, e in est.items()}}
+        for label, law in FRONTIER_FALLBACKS if spec.estimator == "frontier" else ((spec.estimator, spec.estimator),):
+            try:
+                fit = fit_law(table, law, n_bootstrap=resamples, seed=seed)
+            except (FitInputError, FitFailedError) as err:
+                refused[label] = str(err)
+                continue
+            summary |= _fit_summary(fit, table, spec.estimator, label, refused)
+            state.fits.append(summary)
+            return summary
+    summary |= {"ok": False, "why": next(iter(refused.values())), "refused": refused}
     state.fits.append(summary)
     return summary
+
+
+def _fit_summary(fit: LawFit, table: pd.DataFrame, estimator: str, label: str, refused: dict[str, str]) -> dict:
+    """A refit's figures under the frontier fit's names (``READ_AS``); ``label`` names the part of the frontier
+    it fitted where the whole did not hold (``refused``: why), and ``n_opt_at_max`` is NaN without N_opt(C)."""
+    c_max = float(table["compute"].max())
+    runs = fit.estimator.curves_.runs if estimator == "frontier" else table["run"].unique()
+    has_n_opt = fit.law != "compute"
+    return {"ok": bool(fit.ok), "problems": fit.problems, "runs": len(runs), "estimator": estimator,
+            "law": label, **({"refused": refused} if refused else {}), "c_max": c_max,
+            "n_opt_at_max": float(fit.estimator.n_opt(np.array([c_max]))[0]) if has_n_opt else float("nan"),
+            **{READ_AS[estimator].get(name, name): e.to_dict() for name, e in fit.estimates().items()}}
+
+
+def part_alone(fit: dict) -> str | None:
+    """Which part of the frontier a refit fitted alone ('L(C) alone', 'N_opt(C) alone'), or None for the whole
+    (refits saved before parts were fitted alone say nothing)."""
+    law = fit.get("law", "frontier")
+    return None if law in ("frontier", fit.get("estimator")) else law
 
 
 def _best_at(state: SearchState, compute: float) -> float | None:

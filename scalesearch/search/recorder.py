@@ -10,6 +10,7 @@ curve: a trial that continues another (a compute ladder's next level) logs on to
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 
@@ -172,8 +173,9 @@ class SearchRecorder(Callback):
         if fit and fit.get("ok"):
             metrics["fit/runs"] = fit["runs"]
             for name in ("beta", "alpha_C", "L_inf"):
-                metrics.update({f"fit/{name}": fit[name]["value"],
-                                f"fit/{name}_ci_width": control.ci_width(fit, name)})
+                if name in fit:  # a part of the frontier alone lacks the other part's
+                    metrics.update({f"fit/{name}": fit[name]["value"],
+                                    f"fit/{name}_ci_width": control.ci_width(fit, name)})
         now = int(time.time() * 1000)
         self.client.log_batch(self.parent_run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
         self.last_fit = fit
@@ -196,9 +198,8 @@ class SearchRecorder(Callback):
         if self.state.cap is not None:
             line += f", trial cap {self.state.cap:.3g} FLOPs (ladder level {self.state.level})"
         line += self.frontier_so_far()
-        if fit and "beta" in fit:  # fitted; problems (an interval withheld, a flag) are in the parent run's fits
-            line += (f" | N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta {Estimate(**fit['beta']).describe()}, "
-                     f"alpha_C {Estimate(**fit['alpha_C']).describe()}")
+        if fit and "why" not in fit:  # fitted; problems (an interval withheld, a flag) are in the parent run's fits
+            line += f" | {fit_values(fit)}"
         elif fit:
             line += f" | no frontier fit yet ({fit['why']})"
         if self.state.finished:
@@ -286,3 +287,12 @@ def load_curves(client: MlflowClient, runs: dict[str, str], state: SearchState) 
                 state.add(tid, n_params, m.value, losses[m.step], tokens=float(m.step), warmup_tokens=warmup)
                 last[tid] = m.step
     return last
+
+
+def fit_values(fit: dict) -> str:
+    """A refit's values, each with its interval: N_opt at the highest compute, beta and alpha_C; a part of the
+    frontier fitted alone (where the whole did not hold) says which."""
+    values = [f"N_opt(C_max)={fit['n_opt_at_max']:.3g}"] if math.isfinite(fit["n_opt_at_max"]) else []
+    values += [f"{name} {Estimate(**fit[name]).describe()}" for name in ("beta", "alpha_C") if name in fit]
+    alone = control.part_alone(fit)
+    return (f"{alone}: " if alone else "") + ", ".join(values)

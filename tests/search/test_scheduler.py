@@ -13,6 +13,7 @@ from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.synthetic import KnownLaw
 from scalesearch.fits.bootstrap import REPORT_RESAMPLES
 from scalesearch.search.control import ci_width, confirmed, precision_reached, refit, stop_reason
+from scalesearch.search.recorder import fit_values
 from scalesearch.search.scheduler import FrontierScheduler
 from scalesearch.search.state import SearchState
 from scalesearch.spec import SearchSpec
@@ -266,3 +267,25 @@ def test_a_refit_reads_beta_and_alpha_c_under_the_same_names_whatever_the_estima
     assert fit["n_opt_at_max"] == pytest.approx(truth.n_opt(C_MAX), rel=0.3)
     if estimator == "chinchilla_mean":
         assert fit["beta_D"]["value"] == pytest.approx(0.37, abs=0.03) and fit["L_inf"]["value"] > 1.5
+
+
+def test_a_refit_keeps_n_opt_alone_where_the_hull_leaves_l_of_c_nothing():
+    """The report's fallback, live: Chinchilla's curves bent concave in log-log by one factor per compute (as in
+    tests/fits/test_mlflow_report.py) keep their crossings but leave the hull no interior size. The refit keeps
+    N_opt(C) alone, with beta's interval about the closed form and N_opt at the highest compute for range
+    control, says why the rest was refused, and never counts as precise enough to stop on alpha_C."""
+    curves = LAW.curves(np.geomspace(1e7, 1e9, 9), c_max=1e20, points_per_decade=8, noise=0.003,
+                        rng=np.random.default_rng(0), c_min=1e16)
+    curves["loss"] *= np.exp(-0.05 * np.log10(curves["compute"] / 1e16) ** 2)
+    state = SearchState(n_range=(1e7, 1e9))
+    for row in curves.itertuples():
+        state.add(row.run, row.n_params, row.compute, row.loss)
+    spec = SearchSpec(n_params=(1e7, 1e9), bootstrap=20, stop={"beta_ci_width": 1.0, "alpha_c_ci_width": 1.0})
+    fit = refit(state, spec)
+    assert fit["law"] == "N_opt(C) alone" and "alpha_C" not in fit and "why" not in fit
+    assert set(fit["refused"]) == {"frontier", "L(C) alone"}
+    assert "not convex in log-log" in fit["refused"]["L(C) alone"]
+    assert fit["beta"]["ci_low"] < LAW.beta_opt < fit["beta"]["ci_high"]
+    assert fit["n_opt_at_max"] == pytest.approx(LAW.n_opt(1e20), rel=0.3)
+    assert fit_values(fit).startswith(f"N_opt(C) alone: N_opt(C_max)={fit['n_opt_at_max']:.3g}, beta ")
+    assert np.isnan(ci_width(fit, "alpha_C")) and stop_reason(state, spec, {**fit, "ok": True}, False) is None

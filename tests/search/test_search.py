@@ -217,7 +217,8 @@ def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, s
 
 def test_the_outcome_shows_a_fit_whose_intervals_are_withheld_and_names_what_is_missing(capsys):
     """A fit with a problem (here the floor L_inf without an interval, as in most small searches) is still a
-    fit: its values are printed with the problem, not 'no frontier fit'."""
+    fit: its values are printed with the problem, not 'no frontier fit'; so is a part of the frontier fitted
+    alone, which says why the whole did not hold."""
     from scalesearch.search.commands import _print_outcome
     from scalesearch.search.run import SearchOutcome
 
@@ -230,3 +231,10 @@ def test_the_outcome_shows_a_fit_whose_intervals_are_withheld_and_names_what_is_
     assert "no frontier fit" not in printed
     _print_outcome(SearchOutcome("s", "run", "budget spent", None, 3, 1e11))
     assert "no frontier fit: fewer than 4 trials" in capsys.readouterr().out
+    alone = {"ok": True, "problems": [], "estimator": "frontier", "law": "N_opt(C) alone", "beta": value,
+             "C_n": value, "refused": {"frontier": "only 1 interior size(s) on the frontier's hull",
+                                       "L(C) alone": "only 1 interior size(s) on the frontier's hull"}}
+    _print_outcome(SearchOutcome("s", "run", "budget spent", alone, 7, 1e12))
+    printed = capsys.readouterr().out
+    assert "N_opt(C) alone; the whole frontier did not hold: only 1 interior size" in printed
+    assert '"beta"' in printed and '"alpha_C"' not in printed
