@@ -226,11 +226,15 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path)
     board = stop_board(spec.name) if spec.search.backend == "ray_train" else None
     try:
         with _tune_env():
-            tuner.fit()
+            results = tuner.fit()
         children = client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
                                       filter_string=f"tags.mlflow.parentRunId = '{parent}'")
-        if any(run.data.tags.get("scalesearch.status") == "running" for run in children):
-            raise KeyboardInterrupt  # Tune stopped on its own signal (SIGUSR1) and returned as if done
+        # Tune stops on its own signals (SIGINT, SIGUSR1) and returns as if done: with a trial running, or between
+        # two, before the search ended itself (a reason) or had all its trials (continuations count as trials).
+        ended = "scalesearch.finished_reason" in client.get_run(parent).data.tags
+        if any(run.data.tags.get("scalesearch.status") == "running" for run in children) or (
+                not ended and len(results) < spec.search.stop.max_trials):
+            raise KeyboardInterrupt
     except BaseException as err:
         client.set_tag(parent, "scalesearch.status", "interrupted")
         client.set_terminated(parent, "KILLED")

@@ -181,16 +181,23 @@ def test_resume_after_the_driver_is_killed(tmp_path, wait_for):
             assert len(history) == len(schedule)
 
 
-@pytest.mark.parametrize("send", [
-    lambda pid: os.killpg(pid, signal.SIGINT),  # what Ctrl-C in a terminal sends
-    lambda pid: os.kill(pid, signal.SIGUSR1),  # Tune's own stop signal, to the driver alone
-], ids=["ctrl-c", "sigusr1"])
-def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, send, wait_for):
+@pytest.mark.parametrize("send, between_trials", [
+    (lambda pid: os.killpg(pid, signal.SIGINT), False),  # what Ctrl-C in a terminal sends
+    (lambda pid: os.kill(pid, signal.SIGUSR1), False),  # Tune's own stop signal, to the driver alone
+    (lambda pid: os.kill(pid, signal.SIGUSR1), True),  # while no trial runs
+], ids=["ctrl-c", "sigusr1", "sigusr1-between-trials"])
+def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, send, between_trials, wait_for):
     """Tune takes SIGINT (unless told not to) and SIGUSR1 itself and returns normally; the search must still say
-    interrupted, not finished."""
+    interrupted, not finished. Between trials no trial is left running to show it: one at a time, the signal
+    comes while the driver refits after the fourth trial (its run closed, the next not started; 3,000
+    resamples make that last seconds)."""
     spec = sim_spec("interrupted", max_concurrent_trials=2, initial_sizes=3)
     spec["search"]["stop"]["max_trials"] = 4
     spec["simulate"] = {"seconds_per_report": 0.3}
+    if between_trials:
+        spec = {**sim_spec("interrupted", max_concurrent_trials=1, initial_sizes=5, refit_every=1, bootstrap=3000),
+                "simulate": {"seconds_per_report": 0.1}}
+        spec["search"]["stop"]["max_trials"] = 6
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
 
@@ -200,6 +207,9 @@ def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, s
         experiments = [e.experiment_id for e in client.search_experiments()]
         runs = client.search_runs(experiments, filter_string="tags.`scalesearch.role` = 'search'")
         trials = client.search_runs(experiments, filter_string="tags.`scalesearch.role` = 'trial'")
+        if between_trials and (len(trials) < 4 or any(
+                t.data.tags["scalesearch.status"] == "running" for t in trials)):
+            return None
         return runs[0] if runs and trials else None
 
     driver = _run_cli(["run", "spec.yaml"], tmp_path)
