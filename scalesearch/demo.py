@@ -66,11 +66,11 @@ def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0, trial
     if isinstance(ladder, list):  # shapes may round a listed size beyond the scaled range
         low, high = min(low, ladder[0]), max(high, ladder[-1])
     limits = scaled(s.limits)
-    search = type(s).model_validate({**s.model_dump(), **{
+    search = type(s).model_validate({**s.model_dump(),
         "n_params": (low, high), "n_params_limits": (min(limits[0], low), max(limits[1], high)),
         "initial_sizes": ladder,
         "stop": {**s.stop.model_dump(), "flops": s.stop.flops * budget, "max_trials": trials or s.stop.max_trials},
-        **({"max_concurrent_trials": gpus} if gpus else {})}})
+        **({"max_concurrent_trials": gpus} if gpus else {})})
     resources = spec.resources.model_copy(update={"use_gpu": True, "cpus_per_worker": 1.0, "num_workers": 1,
                                                   "rules": []}) if gpus else spec.resources
     return spec.model_copy(update={
@@ -178,8 +178,8 @@ def _search(spec: Spec, uri: str, storage: str | Path | None, address: str, hand
 
 def _signal_when_demo_dies() -> None:
     """SIGUSR2 to this domain's process once the demo's own process is gone, killed even by SIGKILL. Not SIGINT: a
-    demo started in the background (``&``, ``nohup``) ignores that, and so do the processes it starts; not SIGUSR1:
-    Ray Tune takes that as "stop", and the search would end as finished."""
+    demo started in the background (``&``, ``nohup``) ignores that, and so do the processes it starts; not SIGUSR1,
+    which Ray Tune takes for its own stop."""
     wait([multiprocessing.parent_process().sentinel])
     os.kill(os.getpid(), signal.SIGUSR2)
 

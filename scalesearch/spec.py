@@ -12,7 +12,6 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
 FIRST_LEVEL_SPAN = 10.0  # a compute ladder's first cap is at least this many times the first report (a decade)
 
 

@@ -30,9 +30,9 @@ def data_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def ray_local():
     """One real local Ray instance for the whole session (2 CPUs, like CI)."""
-    from scalesearch.job import ensure_ray
-
     import ray
+
+    from scalesearch.job import ensure_ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     ensure_ray()

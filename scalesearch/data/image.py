@@ -143,7 +143,7 @@ class ImageDomain(Domain):
 
     def generate(self, split: str) -> Iterator[Sequences]:
         parts = np.ones(self.seq_len + 1, np.uint8)
-        yield from blocks(((image_tokens(image), parts) for image in self.images(split)))
+        yield from blocks((image_tokens(image), parts) for image in self.images(split))
 
     def labelled_images(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(images n x r x r x 3, labels) of the digits source, for fine-tuning a classifier downstream."""

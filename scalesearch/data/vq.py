@@ -56,7 +56,7 @@ class VQDomain(Domain):
 
     def generate(self, split: str) -> Iterator[Sequences]:
         parts = np.ones(self.seq_len + 1, np.uint8)
-        yield from blocks(((np.concatenate([[self.codes_vocab], codes]), parts) for codes in self.items(split)))
+        yield from blocks((np.concatenate([[self.codes_vocab], codes]), parts) for codes in self.items(split))
 
     def items(self, split: str) -> Iterator[np.ndarray]:
         for row, value in enumerate(self.table.column(self.column).to_pylist()):

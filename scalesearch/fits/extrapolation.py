@@ -18,7 +18,7 @@ from scalesearch.fits.laws import fit_estimator
 
 def _errors(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     error = np.abs(np.asarray(predicted, float) / np.asarray(observed, float) - 1)
-    return {"points": int(len(error)), "mean_abs_rel_error": float(error.mean()),
+    return {"points": len(error), "mean_abs_rel_error": float(error.mean()),
             "max_abs_rel_error": float(error.max())}
 
 

@@ -9,9 +9,9 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from scalesearch.compute import report_points
+from scalesearch.fits.bootstrap import REPORT_RESAMPLES
 from scalesearch.fits.curve_bootstrap import MIN_RUNS_FOR_RUN_NOISE
 from scalesearch.fits.synthetic import KnownLaw
-from scalesearch.fits.bootstrap import REPORT_RESAMPLES
 from scalesearch.search.control import ci_width, confirmed, precision_reached, refit, stop_reason
 from scalesearch.search.recorder import fit_values
 from scalesearch.search.scheduler import FrontierScheduler
