@@ -2,6 +2,7 @@
 
     python benchmarks/search_efficiency.py [--seeds 5] [--quick] [--json] [--trace] [--throughput-trials 500]
                                            [--concurrent 2] [--ladder-factor 10] [--lr-sensitivity 0.05]
+                                           [--run-noise 0.002]
                                            [--truth chinchilla|kaplan|cross] [--estimator frontier|chinchilla_mean]
 
 **Truth and accuracy.** Every method sees the same simulator (``search/simulator.py`` with ``SimulateSpec``'s
@@ -87,6 +88,8 @@ to run; with 2 (the default, as a user runs) the order in which two trials' repo
 timing, and so do the search's decisions and figures (benchmarks/RESULTS.md). ``--ladder-factor``: the rise of
 scalesearch's cap per level. ``--lr-sensitivity 0``: the learning rate no longer matters, as if every method got
 the optimal one (a) and (b) are given, so what is left of the gap is the search's design, not its lr search.
+``--run-noise 0``: no run-to-run offset, so runs differ only by their points' noise (what averaging many runs, as
+IsoFLOP's parabolas do, gains over the envelope's minimum of a few).
 """
 
 from __future__ import annotations
@@ -415,6 +418,10 @@ def main() -> None:
     parser.add_argument("--lr-sensitivity", type=float, default=SimulateSpec().lr_sensitivity,
                         help="the simulator's learning-rate sensitivity, for every method; 0: any lr is optimal, "
                              "so scalesearch's lr search costs nothing (the grid and IsoFLOP get optimal lrs anyway)")
+    parser.add_argument("--run-noise", type=float, default=SimulateSpec().run_noise,
+                        help="the simulator's run-to-run offset (sd, multiplicative), for every method; 0: runs "
+                             "differ only by their points' noise, so what a method gains by averaging many runs "
+                             "(IsoFLOP's parabolas) against taking a minimum over few (the frontier's envelope) shows")
     parser.add_argument("--trace", action="store_true",
                         help="print scalesearch's beta and alpha_C (and their errors) after every finished trial")
     parser.add_argument("--truth", choices=list(TRUTHS), default="chinchilla",
@@ -433,6 +440,7 @@ def main() -> None:
     TRUTH.update({"beta": SIM.truth.beta_opt, "alpha_C": SIM.truth.alpha_c})
     LADDER["factor"] = args.ladder_factor
     SIMULATE["lr_sensitivity"] = args.lr_sensitivity
+    SIMULATE["run_noise"] = args.run_noise
     if args.quick:
         args.seeds, args.asha_samples, args.search_trials, args.throughput_trials = 1, 8, 8, 0
     budgets = np.geomspace(3e17, 1e21, 11)
