@@ -92,16 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def bad_input_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean bad input (exit 2). Imported only once one is raised (an ``except`` clause's classes
+    are evaluated then): the search's brings Ray, torch and MLflow, 4-5 s before ``--help`` could print."""
     from scalesearch.data import DataError
     from scalesearch.search.run import SearchError
     from scalesearch.spec import SpecError
     from scalesearch.tracking import TrackingError
 
+    return SpecError, DataError, TrackingError, SearchError, ValueError
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, DataError, TrackingError, SearchError, ValueError) as err:
+    except bad_input_errors() as err:
         print(f"scalesearch {args.command}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as err:

@@ -24,8 +24,6 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from scalesearch.fits.bootstrap import Estimate
-from scalesearch.job import model_for
 from scalesearch.shapes import get_family
 from scalesearch.spec import Spec, load_spec
 
@@ -42,6 +40,8 @@ def demo_spec(domain: str, stamp: str, budget: float = 1.0, gpus: int = 0, trial
     """The demo spec of ``domain``, its compute scaled by ``budget`` (sizes by ``budget ** 0.5``, about where the
     compute-optimal size moves), at most ``trials`` trials if given and, with ``gpus``, one GPU per trial and as
     many trials at once."""
+    from scalesearch.job import model_for  # Ray Train: not for `scalesearch --help`
+
     path = DEMO_DIR / f"{domain}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in DEMO_DIR.glob("*.yaml"))
@@ -99,6 +99,8 @@ def headline(fits: dict) -> list[str]:
 
 
 def _ci(saved: dict) -> str:
+    from scalesearch.fits.bootstrap import Estimate  # SciPy: not for `scalesearch --help`
+
     return Estimate(**saved).describe("no interval: the report says why",
                                       "!: outside its own bootstrap CI, see the report")
 
