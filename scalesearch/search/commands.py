@@ -15,8 +15,8 @@ def _print_outcome(outcome) -> int:
     fit = outcome.fit or {}
     print(f"{outcome.trials} trials, {outcome.spent_flops:.3g} FLOPs; MLflow parent run {outcome.parent_run_id}")
     if fit and "why" not in fit:
-        if part_alone(fit):
-            print(f"{part_alone(fit)}; the whole frontier did not hold: {fit['refused']['frontier']}")
+        if alone := part_alone(fit):
+            print(f"{alone}; the whole frontier did not hold: {fit['refused']['frontier']}")
         print(json.dumps({name: fit[name] for name in ("beta", "alpha_C", "L_inf", "C0", "C_n") if name in fit},
                          indent=1))  # an L(N, D) estimator's summary has no C0 or C_n; a part alone lacks the other's
         for problem in fit.get("problems", []):

@@ -227,11 +227,12 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path)
     try:
         with _tune_env():
             results = tuner.fit()
-        children = client.search_runs([client.get_run(parent).info.experiment_id], max_results=50000,
+        search_run = client.get_run(parent)  # its tags as the recorder left them at the experiment's end
+        children = client.search_runs([search_run.info.experiment_id], max_results=50000,
                                       filter_string=f"tags.mlflow.parentRunId = '{parent}'")
         # Tune stops on its own signals (SIGINT, SIGUSR1) and returns as if done: with a trial running, or between
         # two, before the search ended itself (a reason) or had all its trials (continuations count as trials).
-        ended = "scalesearch.finished_reason" in client.get_run(parent).data.tags
+        ended = "scalesearch.finished_reason" in search_run.data.tags
         if any(run.data.tags.get("scalesearch.status") == "running" for run in children) or (
                 not ended and len(results) < spec.search.stop.max_trials):
             raise KeyboardInterrupt
@@ -248,8 +249,8 @@ def _finish(spec: Spec, tuner: tune.Tuner, uri: str, parent: str, storage: Path)
     state = SearchState(n_range=tuple(spec.search.n_params))
     load_curves(client, {r.data.tags["scalesearch.trial_id"]: r.info.run_id for r in children}, state)
     fit = refit(state, spec.search, seed=spec.search.seed)
-    tags = client.get_run(parent).data.tags
-    finished = tags.get("scalesearch.finished_reason") or f"no more trials ({spec.search.stop.max_trials} at most)"
+    finished = (search_run.data.tags.get("scalesearch.finished_reason")
+                or f"no more trials ({spec.search.stop.max_trials} at most)")
     client.log_dict(parent, {"finished": finished, "final_fit": fit}, "search/final_fit.json")
     client.log_batch(parent, tags=[RunTag("scalesearch.status", "finished"),
                                    RunTag("scalesearch.finished_reason", finished)])

@@ -191,13 +191,14 @@ def test_ctrl_c_leaves_the_search_interrupted_and_says_how_to_resume(tmp_path, s
     interrupted, not finished. Between trials no trial is left running to show it: one at a time, the signal
     comes while the driver refits after the fourth trial (its run closed, the next not started; 3,000
     resamples make that last seconds)."""
-    spec = sim_spec("interrupted", max_concurrent_trials=2, initial_sizes=3)
-    spec["search"]["stop"]["max_trials"] = 4
-    spec["simulate"] = {"seconds_per_report": 0.3}
     if between_trials:
-        spec = {**sim_spec("interrupted", max_concurrent_trials=1, initial_sizes=5, refit_every=1, bootstrap=3000),
-                "simulate": {"seconds_per_report": 0.1}}
+        spec = sim_spec("interrupted", max_concurrent_trials=1, initial_sizes=5, refit_every=1, bootstrap=3000)
         spec["search"]["stop"]["max_trials"] = 6
+        spec["simulate"] = {"seconds_per_report": 0.1}
+    else:
+        spec = sim_spec("interrupted", max_concurrent_trials=2, initial_sizes=3)
+        spec["search"]["stop"]["max_trials"] = 4
+        spec["simulate"] = {"seconds_per_report": 0.3}
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
 
