@@ -138,6 +138,7 @@ C_MAX = 1e21
 REPORTS_PER_DECADE, FIRST_REPORT = 8, 1e-4
 CONCURRENT = 2
 STOP_TARGETS = StopSpec()  # the precision a search stops at by default: CI widths beta 0.06, alpha_C 0.04
+ISOFLOP_BUDGETS = np.geomspace(3e17, 1e21, 11)  # (b)'s, 3 a decade inside the range's N_opt
 # scalesearch's compute ladder: per-trial caps 1e18, 1e19, 1e20, C_max, starting on the low end of the range.
 LADDER = {"start_flops": 1e18, "factor": 10.0}
 LADDER_START_RANGE = (N_RANGE[0], 9 * N_RANGE[0])
@@ -443,7 +444,7 @@ def main() -> None:
     SIMULATE["run_noise"] = args.run_noise
     if args.quick:
         args.seeds, args.asha_samples, args.search_trials, args.throughput_trials = 1, 8, 8, 0
-    budgets = np.geomspace(3e17, 1e21, 11)
+    budgets = ISOFLOP_BUDGETS
     ladders = {  # per method: the designs, cheapest first
         "grid": [(args.grid_sizes, c) for c in np.geomspace(1e19, 1e22, 13)],
         "isoflop": [budgets[:k] for k in range(1, len(budgets) + 1)],
