@@ -45,7 +45,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from estimator_form import TRUTHS, frontier, runs, summary
+from estimator_form import TRUTHS, frontier, runs, stops, summary
 from search_efficiency import (ISOFLOP_BUDGETS, accurate_from, errors, isoflop_design, isoflop_estimates,
                                isoflop_minimum)
 
@@ -62,18 +62,6 @@ CONFIRM_SEEDS = 10_000  # the best designs are read again from this seed on
 warnings.filterwarnings("ignore", "Mean of empty slice|Degrees of freedom", RuntimeWarning)
 
 
-def ends(sizes: np.ndarray, c_top: float, margin: float) -> list[float]:
-    """Each run's last compute: ``c_top``, or the first point where it is ``margin`` behind the next larger
-    size on the truth's noise-free curves."""
-    grid = np.geomspace(1e16, c_top, 2001)
-    last = []
-    for n, m in zip(sizes, [*sizes[1:], None]):
-        behind = np.zeros_like(grid, dtype=bool) if m is None else (
-            TRUTH.loss(n, grid / (6 * n)) > (1 + margin) * TRUTH.loss(m, grid / (6 * m)))
-        last.append(float(grid[np.argmax(behind)]) if behind.any() else c_top)
-    return last
-
-
 def designs(budget: float) -> list[dict]:
     """Every design of the scan whose compute is at most ``budget``."""
     found = []
@@ -83,7 +71,7 @@ def designs(budget: float) -> list[dict]:
             sizes = N_LOW * r ** np.arange(k)
             if not n_opt <= sizes[-1] * SAME <= n_opt * r * r:
                 continue
-            last = ends(sizes, c_top, margin)
+            last = stops(TRUTH, sizes, [float(c_top)] * k, True, margin)
             if sum(last) <= budget:
                 found.append({"ratio": r, "n_top": float(sizes[-1]), "c_top": float(c_top), "margin": margin,
                               "compute": float(sum(last)), "sizes": sizes, "ends": last})
@@ -96,9 +84,9 @@ def slice_estimates(table: pd.DataFrame, width: int) -> dict | None:
     curves = [(g["n_params"].iloc[0], np.log(g["compute"].to_numpy()), g["loss"].to_numpy())
               for _, g in table.sort_values("compute").groupby("run")]
     curves.sort(key=lambda curve: curve[0])
-    starts, ends_ = sorted(c[1][0] for c in curves), sorted(c[1][-1] for c in curves)
+    starts, ends = sorted(c[1][0] for c in curves), sorted(c[1][-1] for c in curves)
     minima = []
-    for log_c in np.arange(starts[1], ends_[-2] + EPS, np.log(10) / SLICES_PER_DECADE):
+    for log_c in np.arange(starts[1], ends[-2] + EPS, np.log(10) / SLICES_PER_DECADE):
         there = [(n, np.interp(log_c, x, y)) for n, x, y in curves if x[0] - EPS <= log_c <= x[-1] + EPS]
         if len(there) < width:
             continue
@@ -141,11 +129,10 @@ def isoflop_shares(seeds: int) -> list[dict]:
     return rows
 
 
-def best_designs(reading: str, budgets: list[float], scan_seeds: int, seeds: int,
+def best_designs(reading: str, scan: list[dict], budgets: list[float], scan_seeds: int, seeds: int,
                  jobs: int) -> dict[str, dict | None]:
-    """Per budget, the design of the scan that ``reading`` finds accurate on most of ``scan_seeds`` seeds with
+    """Per budget, the design of ``scan`` that ``reading`` finds accurate on most of ``scan_seeds`` seeds with
     at most that compute, and its share read again on ``seeds`` others."""
-    scan = designs(max(budgets))
     fresh = range(CONFIRM_SEEDS, CONFIRM_SEEDS + seeds)
     with ProcessPoolExecutor(jobs) as pool:
         read = list(pool.map(partial(share_accurate, seeds=range(scan_seeds), reading=reading), scan,
@@ -179,9 +166,9 @@ def main() -> None:
         for row in iso:
             print(f"  {row['budgets']:2d} budgets, {row['compute']:.3g} FLOPs: accurate on "
                   f"{row['accurate_at']:.0%}, from here on {row['accurate_from_here']:.0%}")
-    best = {}
+    scan, best = designs(max(budgets)), {}
     for reading in READINGS:
-        best[reading] = best_designs(reading, budgets, args.scan_seeds, args.seeds, args.jobs)
+        best[reading] = best_designs(reading, scan, budgets, args.scan_seeds, args.seeds, args.jobs)
         if not args.json:
             show(reading, best[reading], median, args)
     if args.json:

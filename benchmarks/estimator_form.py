@@ -58,15 +58,16 @@ DESIGNS = {  # sizes, caps, and whether a size stops once the next larger one is
 }
 
 
-def stops(truth, sizes: np.ndarray, caps: list[float], off_frontier: bool) -> list[float]:
-    """Each size's last compute: its cap, or (``off_frontier``) where the next larger size is ``MARGIN`` below it
-    (noise-free)."""
+def stops(truth, sizes: np.ndarray, caps: list[float], off_frontier: bool,
+          margin: float = MARGIN) -> list[float]:
+    """Each size's last compute: its cap, or (``off_frontier``) where the next larger size is ``margin`` below
+    it (noise-free)."""
     grid = np.geomspace(C_MIN, C_MAX, 801)
     ends = []
     for i, (n, cap) in enumerate(zip(sizes, caps)):
         if off_frontier and i + 1 < len(sizes):
             m = sizes[i + 1]
-            behind = truth.loss(n, grid / (6 * n)) > (1 + MARGIN) * truth.loss(m, grid / (6 * m))
+            behind = truth.loss(n, grid / (6 * n)) > (1 + margin) * truth.loss(m, grid / (6 * m))
             cap = min(cap, grid[np.argmax(behind)]) if behind.any() else cap
         ends.append(cap)
     return ends
